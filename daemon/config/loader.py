@@ -1,0 +1,138 @@
+"""Load YAML into typed, frozen dataclasses, naming the file, line and key of
+every mistake.
+
+The YAML is composed into nodes (not plain dicts) so that each value keeps its
+line number; the dataclass fields are the schema, their defaults the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from earmark.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def load_file(path: Path, schema: type[T]) -> T:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file not found; copy config/earmark.example.yaml") from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+    return load_text(text, schema, str(path))
+
+
+def load_text(text: str, schema: type[T], origin: str = "<config>") -> T:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(origin, f"malformed YAML: {exc.problem}", line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(origin, f"malformed YAML: {exc}") from None
+    if node is None:
+        return schema()
+    return _build(schema, node, origin, "")
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _fail(origin: str, node: yaml.Node, key: str, message: str) -> typing.NoReturn:
+    raise ConfigError(origin, message, line=_line(node), key=key or None)
+
+
+def _build(schema: type[T], node: yaml.Node, origin: str, key: str) -> T:
+    if not isinstance(node, yaml.MappingNode):
+        _fail(origin, node, key, f"expected a mapping of {schema.__name__} options")
+    hints = typing.get_type_hints(schema)
+    fields = {f.name: f for f in dataclasses.fields(schema)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        name = key_node.value
+        full = f"{key}.{name}" if key else str(name)
+        if name not in fields:
+            known = ", ".join(sorted(fields))
+            _fail(origin, key_node, full, f"unknown option (known here: {known})")
+        values[name] = _convert(hints[name], value_node, origin, full)
+    try:
+        return schema(**values)
+    except (TypeError, ValueError) as exc:
+        _fail(origin, node, key, str(exc))
+
+
+def _convert(hint: Any, node: yaml.Node, origin: str, key: str) -> Any:
+    origin_type = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin_type in (typing.Union, types.UnionType):
+        if _is_null(node) and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _convert(inner[0], node, origin, key)
+        raise TypeError(f"unsupported union in config schema at {key}")
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, node, origin, key)  # type: ignore[arg-type]
+    if origin_type in (list, tuple):
+        if not isinstance(node, yaml.SequenceNode):
+            _fail(origin, node, key, "expected a list")
+        item = args[0]
+        return tuple(_convert(item, n, origin, f"{key}[{i}]") for i, n in enumerate(node.value))
+    if origin_type is dict:
+        if not isinstance(node, yaml.MappingNode):
+            _fail(origin, node, key, "expected a mapping")
+        return {
+            str(k.value): _convert(args[1], v, origin, f"{key}.{k.value}") for k, v in node.value
+        }
+    if not isinstance(node, yaml.ScalarNode):
+        _fail(origin, node, key, f"expected a single value ({_describe(hint)})")
+    value = yaml.safe_load(yaml.serialize(node)) if node.tag != "tag:yaml.org,2002:str" else node.value
+    return _scalar(hint, value, node, origin, key)
+
+
+def _scalar(hint: Any, value: Any, node: yaml.Node, origin: str, key: str) -> Any:
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            choices = ", ".join(str(m.value) for m in hint)
+            _fail(origin, node, key, f"'{value}' is not one of: {choices}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    elif hint is Path:
+        if isinstance(value, str) and value:
+            return Path(value).expanduser()
+    elif hint is Any:
+        return value
+    _fail(origin, node, key, f"expected {_describe(hint)}, got {value!r}")
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _describe(hint: Any) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text",
+             Path: "a path"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))

@@ -1,0 +1,153 @@
+"""The configuration schema: every option, its type and its default.
+
+``config/earmark.example.yaml`` documents each of these; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from earmark.config.inputs import InputsConfig
+
+
+def _data_home() -> Path:
+    if os.geteuid() == 0 and not os.environ.get("XDG_DATA_HOME"):
+        return Path("/var/lib/earmark")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "earmark"
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("EARMARK_CONFIG")
+    if env:
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/etc/earmark/earmark.yaml")
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "earmark" / "earmark.yaml"
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    # None: earmark uses the broker on localhost:local_port, starting its own
+    # mosquitto there when none answers.
+    host: str | None = None
+    port: int = 1883
+    local_port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    topic_prefix: str = "earmark"
+    discovery_prefix: str = "homeassistant"
+    keepalive: int = 30
+
+
+@dataclass(frozen=True)
+class PlayerConfig:
+    # mpv audio output: "auto", "null" (silent, for tests), "alsa", "pulse", "pipewire"
+    audio_output: str = "auto"
+    # mpv --audio-device, e.g. "alsa/plughw:1,0" or "pulse/bluez_sink.XX"; None = default
+    audio_device: str | None = None
+    skip_back: float = 15.0
+    skip_forward: float = 30.0
+    speed: float = 1.0
+    volume: float = 80.0
+    position_save_interval: float = 5.0
+    # an episode counts as played once the listener is this close to its end
+    played_near_end: float = 30.0
+    autoplay: bool = True
+    skip_silence: bool = False
+    earcons: bool = True
+    # play as fast as decoding allows (null output only; for tests and benchmarks)
+    untimed: bool = False
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    feeds: tuple[str, ...] = ()
+    # generate and serve the bundled demo podcast (no internet needed)
+    demo: bool = True
+    download: bool = True
+    refresh_minutes: float = 60.0
+
+
+@dataclass(frozen=True)
+class SnipConfig:
+    # "save what was just said": most of the window lies before the press
+    before: float = 45.0
+    after: float = 15.0
+    snap_to_sentences: bool = True
+
+    def __post_init__(self) -> None:
+        if self.before < 0 or self.after < 0 or self.before + self.after <= 0:
+            raise ValueError("snip.before and snip.after must be >= 0 and not both 0")
+
+
+@dataclass(frozen=True)
+class WyomingConfig:
+    host: str = "127.0.0.1"
+    port: int = 10300
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    url: str = "http://127.0.0.1:8000/v1"
+    model: str = "whisper-1"
+    api_key: str | None = None
+    timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class TranscriptionConfig:
+    # "faster-whisper" (on the device), "wyoming" or "openai"
+    backend: str = "faster-whisper"
+    # a CTranslate2 Whisper folder; None = the pinned tiny.en package
+    model_path: Path | None = None
+    compute_type: str = "int8"
+    cpu_threads: int = 1
+    beam_size: int = 1
+    language: str = "en"
+    vad: bool = True
+    # transcribe the playing episode ahead of the listener: "ahead", "behind" or "off"
+    lookahead: str = "ahead"
+    wyoming: WyomingConfig = field(default_factory=WyomingConfig)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    max_attempts: int = 5
+    backoff_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    device_id: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
+    data_dir: Path = field(default_factory=_data_home)
+    # the local control channel (a unix socket); None = <data_dir>/earmark.sock
+    control_socket: Path | None = None
+    log_level: str = "info"
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    player: PlayerConfig = field(default_factory=PlayerConfig)
+    library: LibraryConfig = field(default_factory=LibraryConfig)
+    snip: SnipConfig = field(default_factory=SnipConfig)
+    transcription: TranscriptionConfig = field(default_factory=TranscriptionConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    inputs: InputsConfig = field(default_factory=InputsConfig)
+
+    def __post_init__(self) -> None:
+        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError(f"log_level '{self.log_level}' is not debug, info, warning or error")
+
+    @property
+    def socket_path(self) -> Path:
+        return self.control_socket or self.data_dir / "earmark.sock"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "earmark.db"

@@ -1,0 +1,1 @@
+"""The podcast library: feeds, episodes, downloads, chapters, publisher transcripts."""

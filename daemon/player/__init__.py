@@ -1,0 +1,1 @@
+"""Playback on mpv."""

@@ -1,0 +1,1 @@
+"""The snip pipeline: capture a moment, cut its audio, transcribe it, publish it."""

@@ -1,0 +1,1 @@
+"""Sync with the home over MQTT: the outbox relay, state and commands."""

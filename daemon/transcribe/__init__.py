@@ -1,0 +1,1 @@
+"""Speech to text behind one protocol, with a backend per configured name."""

@@ -1,0 +1,1 @@
+"""The companion web dashboard (to come: see DESIGN.md)."""
