@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
@@ -30,15 +31,27 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
 class MqttListener:
     """A real paho client that records every message under ``topic``."""
 
-    def __init__(self, port: int, topic: str = "#") -> None:
+    def __init__(self, port: int, topic: str = "#", client_id: str = "",
+                 persistent: bool = False) -> None:
+        """``persistent``: a session the broker keeps (and queues QoS 1 messages for)
+        while this listener is away."""
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
         self.messages: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
+        properties = None
+        if persistent:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = 600
+        self.client.connect("127.0.0.1", port, clean_start=not persistent,
+                            properties=properties)
         self.client.loop_start()
         if not self._subscribed.wait(10):
             raise AssertionError("test MQTT listener could not subscribe")
@@ -77,3 +90,22 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
     return previous[-1] / max(1, len(ref))
+
+
+def write_feed(root: Path, base_url: str, title: str,
+               episodes: list[tuple[str, str, str]], name: str = "feed.xml") -> str:
+    """Write a small RSS feed into ``root``: episodes are (guid, title, file name),
+    newest first. Returns the feed's URL."""
+    items = "\n".join(
+        f"""<item><guid>{guid}</guid><title>{ep_title}</title>
+        <pubDate>Mon, {10 - i:02d} Nov 2026 08:00:00 +0000</pubDate>
+        <enclosure url="{base_url}/{file}" type="audio/mpeg" length="{(root / file).stat().st_size}"/>
+        </item>"""
+        for i, (guid, ep_title, file) in enumerate(episodes)
+    )
+    (root / name).write_text(
+        f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>{title}</title><link>{base_url}</link>
+<description>A test show</description>{items}</channel></rss>"""
+    )
+    return f"{base_url}/{name}"

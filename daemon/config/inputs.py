@@ -1,38 +1,155 @@
-"""Configuration of the box's inputs and LED (the adapters live in earmark.device)."""
+"""Configuration of the box's inputs and LED (the adapters live in earmark.device).
+
+A *gesture* is how a button or key was pressed: ``single``, ``double``, ``triple`` (taps
+in quick succession) or ``long`` (held). Each button and each group of headphone keys maps
+gestures to actions (the values of :class:`earmark.actions.Action`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from earmark.actions import Action
+
+GESTURES = ("single", "double", "triple", "long")
+GPIO_MODES = ("gpio", "mock", "none")
+
+
+def _check_gestures(where: str, gestures: dict[str, str]) -> None:
+    for gesture, action in gestures.items():
+        if gesture not in GESTURES:
+            raise ValueError(f"{where}: gesture '{gesture}' is not one of {', '.join(GESTURES)}")
+        if action not in {a.value for a in Action}:
+            known = ", ".join(a.value for a in Action)
+            raise ValueError(f"{where}: action '{action}' is not one of {known}")
+
+
+@dataclass(frozen=True)
+class PressTiming:
+    # edges closer than this to the previous one are contact bounce, not presses
+    debounce: float = 0.02
+    # the longest gap between the taps of a double or triple press; a single press
+    # is reported once this has passed without another tap
+    multi_press: float = 0.4
+    # held at least this long = a long press (reported while still held)
+    hold: float = 0.8
+
+    def __post_init__(self) -> None:
+        if self.debounce < 0 or self.multi_press <= 0 or self.hold <= 0:
+            raise ValueError("press timing: debounce must be >= 0, multi_press and hold > 0")
+        # a bounce lockout as long as the gesture windows would swallow real taps
+        if self.debounce * 2 >= min(self.multi_press, self.hold):
+            raise ValueError("press timing: debounce must be under half of multi_press and hold")
+
 
 @dataclass(frozen=True)
 class ButtonConfig:
     pin: int = 17
+    # True: the button connects the pin to ground (the Pi's internal pull-up holds it high)
     pull_up: bool = True
-    # gesture -> action name (see earmark.actions.Action)
+    # shown in logs and `earmark inputs --watch`; "" = "button GPIO<pin>"
+    name: str = ""
+    # the natural one-button box: tap to save what was just said, two taps to pause,
+    # three to hear the last seconds again, hold to move on to the next episode
     gestures: dict[str, str] = field(
-        default_factory=lambda: {"single": "snip", "double": "play_pause", "long": "next"}
+        default_factory=lambda: {
+            "single": "snip",
+            "double": "play_pause",
+            "triple": "skip_back",
+            "long": "next",
+        }
     )
+
+    def __post_init__(self) -> None:
+        _check_gestures(f"button on GPIO{self.pin}", self.gestures)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"button GPIO{self.pin}"
 
 
 @dataclass(frozen=True)
 class LedConfig:
+    # None: no status LED
     pin: int | None = None
+    active_high: bool = True
+    # the brightest the LED gets (0..1); dim it for a bedroom
+    brightness: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.brightness <= 1.0:
+            raise ValueError("led.brightness must be above 0 and at most 1")
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    # key codes as names ("KEY_NEXTSONG") or numbers (163); several codes share one
+    # gesture, so alternating KEY_PLAYCD / KEY_PAUSECD taps still count as a double tap
+    codes: tuple[str, ...] = ()
+    gestures: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.codes:
+            raise ValueError("headphones.keys: each entry needs at least one code")
+        _check_gestures(f"keys {'/'.join(self.codes)}", self.gestures)
+
+
+def _default_keys() -> tuple[KeyConfig, ...]:
+    # "tap your headphones": the next-track key saves a snip; a double tap of
+    # play/pause saves one too (for headphones without a next key); the real
+    # next / previous stay one gesture away.
+    return (
+        KeyConfig(("KEY_NEXTSONG",), {"single": "snip", "double": "next"}),
+        KeyConfig(
+            ("KEY_PLAYCD", "KEY_PAUSECD", "KEY_PLAYPAUSE", "KEY_MEDIA"),
+            {"single": "play_pause", "double": "snip"},
+        ),
+        KeyConfig(("KEY_PREVIOUSSONG",), {"single": "skip_back", "double": "previous"}),
+        KeyConfig(("KEY_STOPCD",), {"single": "pause"}),
+        KeyConfig(("KEY_REWIND",), {"single": "skip_back"}),
+        KeyConfig(("KEY_FASTFORWARD",), {"single": "skip_forward"}),
+    )
 
 
 @dataclass(frozen=True)
 class HeadphonesConfig:
     enabled: bool = True
-    name_patterns: tuple[str, ...] = ("*(AVRCP)*",)
+    # shell-style patterns matched against input device names, ignoring case; BlueZ
+    # names the key device of Bluetooth headphones "<headset name> (AVRCP)"
+    name_patterns: tuple[str, ...] = ("*(AVRCP)*", "*headset*", "*headphone*")
+    # take the keys for earmark alone (EVIOCGRAB): no other program sees them
     grab: bool = False
-    # key code name or number -> action name
-    keys: dict[str, str] = field(default_factory=dict)
+    keys: tuple[KeyConfig, ...] = field(default_factory=_default_keys)
+    # headphones never bounce; taps are reported on the key events themselves
+    timing: PressTiming = field(default_factory=lambda: PressTiming(debounce=0.0, hold=1.0))
+    # how often the input folder is looked at for newly connected headphones
+    rescan_seconds: float = 1.0
+    # more key presses and releases than this in one second = a broken or stuck
+    # device; it is ignored for the rest of that second
+    flood_limit: int = 60
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.rescan_seconds <= 2.0:
+            raise ValueError("headphones.rescan_seconds must be between 0.05 and 2")
+        if self.flood_limit < 2:
+            raise ValueError("headphones.flood_limit must be at least 2")
 
 
 @dataclass(frozen=True)
 class InputsConfig:
     # "gpio" drives real pins, "mock" uses gpiozero's MockFactory (tests, desktops), "none" disables
     gpio: str = "none"
-    buttons: tuple[ButtonConfig, ...] = ()
+    buttons: tuple[ButtonConfig, ...] = field(default_factory=lambda: (ButtonConfig(),))
+    timing: PressTiming = field(default_factory=PressTiming)
     led: LedConfig = field(default_factory=LedConfig)
     headphones: HeadphonesConfig = field(default_factory=HeadphonesConfig)
+
+    def __post_init__(self) -> None:
+        if self.gpio not in GPIO_MODES:
+            raise ValueError(f"inputs.gpio '{self.gpio}' is not one of {', '.join(GPIO_MODES)}")
+        pins = [b.pin for b in self.buttons]
+        if self.led.pin is not None:
+            pins.append(self.led.pin)
+        doubled = sorted({p for p in pins if pins.count(p) > 1})
+        if doubled:
+            raise ValueError(f"GPIO{doubled[0]} is used twice in inputs (buttons and led)")

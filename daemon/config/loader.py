@@ -136,3 +136,22 @@ def _describe(hint: Any) -> str:
     names = {bool: "true or false", int: "a whole number", float: "a number", str: "text",
              Path: "a path"}
     return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def line_of(path: Path, dotted_key: str) -> int | None:
+    """The line where ``dotted_key`` (``a.b.c``) is set in the YAML file, if it is."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return None
+    for part in dotted_key.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        for key_node, value_node in node.value:
+            if key_node.value == part:
+                line = _line(key_node)
+                node = value_node
+                break
+        else:
+            return None
+    return line

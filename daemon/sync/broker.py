@@ -25,6 +25,23 @@ def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def speaks_mqtt(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True if something on host:port answers an MQTT CONNECT with a CONNACK."""
+    # MQTT 3.1.1 CONNECT: protocol "MQTT", level 4, clean session, keepalive 60, empty id
+    connect = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(connect)
+            reply = s.recv(4)
+            if reply[:1] == b"\x20":
+                s.sendall(b"\xe0\x00")  # DISCONNECT
+                return True
+            return False
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -46,7 +63,8 @@ class LocalBroker:
             raise BrokerError("mosquitto is not installed; apt-get install mosquitto")
         if port_answers("127.0.0.1", self.port):
             raise BrokerError(f"port {self.port} is already in use; set mqtt.local_port")
-        self._dir = Path(tempfile.mkdtemp(prefix="earmark-broker-"))
+        if self._dir is None:  # kept across restarts, so persistence survives them
+            self._dir = Path(tempfile.mkdtemp(prefix="earmark-broker-"))
         conf = self._dir / "mosquitto.conf"
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
                  f"persistence_location {self._dir}/", "persistence true"]

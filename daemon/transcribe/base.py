@@ -55,11 +55,36 @@ class Transcript:
 
 @dataclass(frozen=True)
 class TranscribeRequest:
+    """What to transcribe: a whole audio file, or the window [start, end) of it.
+
+    Times in the returned transcript are on the file's timeline (a window's
+    words carry episode times), so the look-ahead worker can transcribe an
+    episode chunk by chunk without cutting files. ``language`` and ``vad`` left
+    at None take the transcriber's configured value.
+    """
+
     audio: Path
-    language: str | None = "en"
+    language: str | None = None
     word_timestamps: bool = True
-    vad: bool = True
+    vad: bool | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    start: float | None = None  # seconds into ``audio``; None = its beginning
+    end: float | None = None  # seconds into ``audio``; None = its end
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.start < 0:
+            raise ValueError(f"window start {self.start} is negative")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"window end {self.end} is not after its start {self.start}")
+
+    @property
+    def is_window(self) -> bool:
+        return self.start is not None or self.end is not None
+
+    @property
+    def offset(self) -> float:
+        """Where the transcribed audio begins on the file's timeline."""
+        return self.start or 0.0
 
 
 class Transcriber(Protocol):

@@ -1,0 +1,316 @@
+"""The composition root: build every component from config, start them in
+order, stop them in reverse. The only module of the core that imports
+``earmark.device``.
+
+One asyncio loop owns the speaker's state. mpv, paho, gpiozero and evdev call
+back on their own threads and hand over with ``loop.call_soon_threadsafe``;
+heavy work (ffmpeg, ASR) runs on the job worker's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from earmark import doctor
+from earmark.actions import Action, InputEvent
+from earmark.config import Config
+from earmark.control import ControlServer
+from earmark.errors import EarmarkError
+from earmark.library.fileserver import FileServer
+from earmark.library.subscriptions import Subscriptions
+from earmark.payloads import SCHEMA
+from earmark.snip.capture import Capturer, NowPlaying
+from earmark.snip.pipeline import SnipPipeline
+from earmark.snip.worker import JobWorker
+from earmark.playback import Playback
+from earmark.store import outbox
+from earmark.store.catalog import Catalog
+from earmark.store.database import Database
+from earmark.store.highlights import HighlightBook
+from earmark.store.jobs import JobQueue
+from earmark.sync.broker import BrokerError, LocalBroker, port_answers, speaks_mqtt
+from earmark.sync.mqtt import BrokerAddress, MqttLink
+from earmark.sync.relay import OutboxRelay
+from earmark.takeaways import ExtractiveSummarizer
+from earmark.transcribe.base import Transcriber
+from earmark.transcribe.registry import build_transcriber
+
+log = logging.getLogger("earmark")
+
+DEMO_FEED_ID = "demo:earmark"
+
+
+class Speaker:
+    """The running speaker: everything wired, started and stopped in order."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.db = Database(config.database_path)
+        self.catalog = Catalog(self.db)
+        self.book = HighlightBook(self.db, config.device_id)
+        self.jobs = JobQueue(self.db, config.jobs.max_attempts, config.jobs.backoff_seconds)
+        self.capturer = Capturer(self.book, config.snip.before, config.snip.after)
+        self._transcriber: Transcriber | None = None
+        self._transcriber_lock = threading.Lock()
+        self.pipeline = SnipPipeline(
+            self.db, self.book, self.jobs, self.catalog, self.transcriber,
+            ExtractiveSummarizer(), config.data_dir / "clips",
+            snap_to_sentences=config.snip.snap_to_sentences,
+        )
+        self.worker = JobWorker(self.jobs, self.book, {k: self.pipeline.run for k in
+                                                       self.pipeline.handlers},
+                                on_change=self._outbox_changed)
+        self.broker: LocalBroker | None = None
+        self.link = MqttLink(self._broker_address(), f"{config.mqtt.topic_prefix}/"
+                             f"{config.device_id}", f"earmark-{config.device_id}",
+                             on_command=self._command_from_thread, on_acked=self._acked)
+        self.relay = OutboxRelay(self.db, self.link)
+        self.subscriptions = Subscriptions(self.catalog, config.data_dir / "episodes",
+                                           config.library.download)
+        self.demo_server: FileServer | None = None
+        self.control = ControlServer(config.socket_path, self.handle_control)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopping = asyncio.Event()
+        self.playback: Playback | None = None
+
+    # -- wiring helpers ---------------------------------------------------------
+    def _broker_address(self) -> BrokerAddress:
+        m = self.config.mqtt
+        host, port = (m.host, m.port) if m.host else ("127.0.0.1", m.local_port)
+        return BrokerAddress(host, port, m.username, m.password, m.tls,
+                             str(m.ca_file) if m.ca_file else None, m.keepalive)
+
+    def transcriber(self) -> Transcriber:
+        """Built on first use, on the worker thread: a bad model path fails the job
+        (retried later), never the speaker."""
+        with self._transcriber_lock:
+            if self._transcriber is None:
+                self._transcriber = build_transcriber(self.config.transcription)
+            return self._transcriber
+
+    def _acked(self, mid: int) -> None:
+        self.relay.acked(mid)
+
+    def _outbox_changed(self) -> None:
+        self.relay.notify()
+
+    def _on_loop(self, callback: Any, *args: Any) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(callback, *args)
+
+    # -- start and stop ---------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._check_model()
+        await self.control.start()
+        self._start_broker()
+        self.link.start()
+        self.relay.start()
+        self.worker.start()
+        self.playback = Playback(self.config, self.catalog, self.link, self._on_loop)
+        self.playback.start()
+        asyncio.get_running_loop().create_task(self._prepare_library())
+        log.info("earmark started device=%s data=%s control=%s", self.config.device_id,
+                 self.config.data_dir, self.config.socket_path)
+
+    def _check_model(self) -> None:
+        try:
+            doctor.check_transcriber(self.config.transcription)
+        except EarmarkError as exc:
+            log.error("transcription will fail until fixed: %s", exc)
+
+    def _start_broker(self) -> None:
+        m = self.config.mqtt
+        if m.host is not None:
+            return
+        if port_answers("127.0.0.1", m.local_port):
+            if speaks_mqtt("127.0.0.1", m.local_port):
+                log.info("using the broker already on 127.0.0.1:%d", m.local_port)
+            else:
+                log.error("mqtt.local_port %d is in use by something that is not an MQTT "
+                          "broker; set another port; snips wait in the outbox", m.local_port)
+            return
+        try:
+            self.broker = LocalBroker(m.local_port).start()
+            log.info("local mosquitto started port=%d", m.local_port)
+        except BrokerError as exc:
+            log.error("no local broker: %s; snips wait in the outbox", exc)
+
+    async def _prepare_library(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            if self.config.library.demo:
+                await loop.run_in_executor(None, self._serve_demo)
+            for url in self.config.library.feeds:
+                try:
+                    await loop.run_in_executor(None, self.subscriptions.refresh, url)
+                except EarmarkError as exc:
+                    log.error("feed skipped url=%s: %s", url, exc)
+        except Exception:
+            log.exception("library preparation failed")
+        if self.config.player.autoplay and self.playback is not None:
+            self.playback.play_next_unfinished()
+
+    def _serve_demo(self) -> None:
+        from earmark.library.demo import build_demo
+
+        folder = self.config.data_dir / "demo"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.demo_server = FileServer(folder).start()
+        feed = build_demo(folder, self.demo_server.base_url)
+        self.subscriptions.refresh(self.demo_server.url(feed.name), stored_as=DEMO_FEED_ID)
+
+    async def stop(self) -> None:
+        log.info("earmark stopping")
+        if self.playback is not None:
+            self.playback.stop()
+        await self.control.stop()
+        self.worker.stop()
+        self.relay.stop(flush_seconds=2.0)
+        self.link.stop()
+        if self.demo_server is not None:
+            self.demo_server.stop()
+        if self.broker is not None:
+            self.broker.close()
+        with self._transcriber_lock:
+            if self._transcriber is not None:
+                self._transcriber.close()
+        self.db.close()
+        log.info("earmark stopped")
+
+    # -- what the listener asks -------------------------------------------------
+    def snip(self, source: str) -> dict[str, Any]:
+        if self.playback is None:
+            raise EarmarkError("the player is not ready yet")
+        state = self.playback.snapshot()
+        if not state.source:
+            raise EarmarkError("nothing is playing, so there is no moment to save")
+        episode = self.catalog.episode(state.episode_id) if state.episode_id else None
+        highlight, new = self.capturer.capture(
+            NowPlaying(state.source, state.position, state.duration, state.episode_id,
+                       episode.podcast_title if episode else "",
+                       episode.title if episode else Path(state.source).name),
+            source,
+        )
+        self.worker.notify()
+        self.relay.notify()
+        self.playback.earcon("snip")
+        return {"ok": True, "new": new, "id": highlight.id, "episode": highlight.episode_title,
+                "start": highlight.start, "end": highlight.end}
+
+    def act(self, event: InputEvent) -> dict[str, Any]:
+        """Carry out one listener action from any input."""
+        if event.action is Action.SNIP:
+            return self.snip(event.source)
+        if self.playback is None:
+            raise EarmarkError("the player is not ready yet")
+        return {"ok": True, "message": self.playback.act(event.action)}
+
+    async def handle_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        if command == "snip":
+            return self.snip("cli")
+        if command == "status":
+            return self.status()
+        if command == "wake":
+            self.worker.notify()
+            return {"ok": True}
+        if command == "seek":
+            if self.playback is None:
+                raise EarmarkError("the player is not ready yet")
+            return {"ok": True, "message": self.playback.seek(float(args.get("value", 0)))}
+        try:
+            action = Action(command)
+        except ValueError:
+            raise EarmarkError(f"unknown command '{command}'") from None
+        return self.act(InputEvent(action, "cli"))
+
+    def status(self) -> dict[str, Any]:
+        state = self.playback.snapshot() if self.playback else None
+        return {
+            "ok": True,
+            "player": self.playback.describe() if self.playback else {},
+            "playing": bool(state and state.source),
+            "mqtt_connected": self.link.connected,
+            "outbox_pending": outbox.pending_count(self.db),
+            "highlights": self.db.query("SELECT count(*) FROM highlights")[0][0],
+            "jobs_waiting": self.db.query(
+                "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")[0][0],
+        }
+
+    # -- MQTT commands (paho's thread) -------------------------------------------
+    def _command_from_thread(self, action: str, payload: bytes) -> None:
+        self._on_loop(self._command, action, payload)
+
+    def _command(self, name: str, payload: bytes) -> None:
+        try:
+            args = json.loads(payload) if payload.strip() else {}
+            if not isinstance(args, dict):
+                raise ValueError("the payload must be a JSON object")
+            if args.get("schema", SCHEMA) != SCHEMA:
+                raise ValueError(f"schema {args.get('schema')!r} is not {SCHEMA}")
+            args.pop("schema", None)
+            command = "seek" if name == "seek" else name
+            if command != "seek" and command not in {"status", *(a.value for a in Action)}:
+                raise ValueError(f"unknown command '{name}'")
+            if command == "seek" and not isinstance(args.get("position"), (int, float)):
+                raise ValueError("seek needs a numeric 'position'")
+            if command == "seek":
+                args = {"value": args["position"]}
+            reply = asyncio.ensure_future(self.handle_control(command, args))
+            reply.add_done_callback(lambda f: self._answer(name, f))
+        except ValueError as exc:
+            log.warning("mqtt command refused cmd=%s: %s", name, exc)
+            self._publish_result(name, {"ok": False, "error": str(exc)})
+
+    def _answer(self, name: str, future: asyncio.Future[dict[str, Any]]) -> None:
+        try:
+            result = future.result()
+        except EarmarkError as exc:
+            result = {"ok": False, "error": str(exc)}
+        self._publish_result(name, result)
+
+    def _publish_result(self, name: str, result: dict[str, Any]) -> None:
+        self.link.publish("cmd/result", json.dumps({"schema": SCHEMA, "command": name,
+                                                   **result}).encode(), qos=1)
+
+    # -- inputs from the box ----------------------------------------------------
+    def on_input(self, event: InputEvent) -> None:
+        """Called on an input adapter's thread."""
+        self._on_loop(self._input, event)
+
+    def _input(self, event: InputEvent) -> None:
+        try:
+            self.act(event)
+        except EarmarkError as exc:
+            log.warning("input %s from %s refused: %s", event.action, event.source, exc)
+
+
+async def _serve(config: Config) -> int:
+    speaker = Speaker(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, speaker.stopping.set)
+    try:
+        await speaker.start()
+    except EarmarkError:
+        with contextlib.suppress(Exception):
+            await speaker.stop()
+        raise
+    await speaker.stopping.wait()
+    await speaker.stop()
+    return 0
+
+
+def run(config: Config) -> int:
+    return asyncio.run(_serve(config))
+
+
+def watch_inputs(config: Config) -> int:
+    raise EarmarkError("earmark inputs --watch is not wired yet")

@@ -1,0 +1,185 @@
+"""The ``earmark`` command: run the daemon, and talk to it.
+
+Every user-facing failure is one line on stderr and an exit code (2 for
+configuration mistakes, 3 when no daemon answers); tracebacks are for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from earmark import __version__, config
+from earmark.errors import EarmarkError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _load(args: argparse.Namespace) -> config.Config:
+    return config.load(args.config)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from earmark import app, logs
+
+    cfg = _load(args)
+    logs.setup(cfg.log_level, args.verbose)
+    return app.run(cfg)
+
+
+def _request(args: argparse.Namespace, command: str, **params: Any) -> dict[str, Any]:
+    from earmark import control
+
+    cfg = _load(args)
+    reply = control.request(cfg.socket_path, command, **params)
+    if not reply.get("ok"):
+        raise EarmarkError(reply.get("error", "the daemon refused the command"))
+    return reply
+
+
+def cmd_snip(args: argparse.Namespace) -> int:
+    reply = _request(args, "snip")
+    verb = "saved" if reply.get("new") else "extended"
+    print(f"snip {verb} id={reply['id']} episode={reply['episode']!r} "
+          f"window={reply['start']:.1f}-{reply['end']:.1f}s")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    reply = _request(args, "status")
+    reply.pop("ok", None)
+    print(json.dumps(reply, indent=2) if args.json else _format_status(reply))
+    return 0
+
+
+def _format_status(status: dict[str, Any]) -> str:
+    player = status.get("player", {})
+    lines = [
+        f"player:     {player.get('status')} {player.get('episode') or ''}".rstrip(),
+        f"position:   {player.get('position', 0):.1f}s of {player.get('duration') or 0:.1f}s",
+        f"mqtt:       {'connected' if status.get('mqtt_connected') else 'not connected'}"
+        f" (outbox waiting: {status.get('outbox_pending', 0)})",
+        f"highlights: {status.get('highlights', 0)}  jobs waiting: {status.get('jobs_waiting', 0)}",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_player(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {}
+    if args.value is not None:
+        params["value"] = args.value
+    reply = _request(args, args.command.replace("-", "_"), **params)
+    print(reply.get("message", "ok"))
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from earmark.doctor import check_transcriber
+
+    cfg = _load(args)
+    check_transcriber(cfg.transcription, args.config)
+    where = args.config or config.default_config_path()
+    print(f"config OK: {where if Path(where).exists() else 'built-in defaults'}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from earmark import doctor
+
+    cfg = _load(args)
+    return doctor.run(cfg, print)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from earmark.store.database import Database
+    from earmark.store.jobs import JobQueue
+
+    cfg = _load(args)
+    queue = JobQueue(Database(cfg.database_path))
+    rows = queue.list(limit=args.limit)
+    if not rows:
+        print("no jobs")
+    for job in rows:
+        target = job.highlight_id or (f"episode {job.episode_id}" if job.episode_id else "")
+        error = f"  last error: {job.last_error}" if job.last_error else ""
+        print(f"{job.id:>5} {job.kind:<11} {job.status:<8} attempts={job.attempts} {target}{error}")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from earmark import control
+    from earmark.store.database import Database
+    from earmark.store.jobs import JobQueue
+
+    cfg = _load(args)
+    if not JobQueue(Database(cfg.database_path)).retry(args.job_id):
+        raise EarmarkError(f"job {args.job_id} is not failed or waiting (see `earmark jobs`)")
+    try:
+        control.request(cfg.socket_path, "wake", timeout=2)
+    except EarmarkError:
+        pass  # not running: the job runs at the next start
+    print(f"job {args.job_id} queued again")
+    return 0
+
+
+def cmd_inputs(args: argparse.Namespace) -> int:
+    from earmark import app
+
+    cfg = _load(args)
+    return app.watch_inputs(cfg)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="earmark", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"earmark {__version__}")
+    parser.add_argument("-c", "--config", type=Path, default=None,
+                        help="config file (default: $EARMARK_CONFIG, /etc/earmark/earmark.yaml "
+                             "as root, else ~/.config/earmark/earmark.yaml)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("run", cmd_run, "run the speaker (the daemon)")
+    add("snip", cmd_snip, "save the moment now on the running daemon")
+    add("status", cmd_status, "what the running daemon is doing").add_argument(
+        "--json", action="store_true")
+    for name, text in (("play", "resume playback"), ("pause", "pause playback"),
+                       ("toggle", "play or pause"), ("next", "next episode in the queue"),
+                       ("previous", "previous episode"), ("skip-back", "jump back"),
+                       ("skip-forward", "jump forward")):
+        add(name, cmd_player, text).set_defaults(value=None)
+    add("seek", cmd_player, "jump to a position (seconds)").add_argument("value", type=float)
+    check = add("config", lambda a: 2, "configuration")
+    check_sub = check.add_subparsers(dest="config_command", required=True, metavar="check")
+    check_sub.add_parser("check", help="validate the config file").set_defaults(
+        handler=cmd_config_check)
+    add("doctor", cmd_doctor, "check mpv, broker, model, data dir, audio and inputs")
+    add("jobs", cmd_jobs, "list the snip pipeline's jobs").add_argument(
+        "--limit", type=int, default=50)
+    add("retry", cmd_retry, "run a failed job again").add_argument("job_id", type=int)
+    add("inputs", cmd_inputs, "show input devices and the keys they send").add_argument(
+        "--watch", action="store_true", required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except EarmarkError as exc:
+        print(f"earmark: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""``earmark doctor``: check what the speaker needs, one line per check.
+
+Each check says what is wrong and what to do. The hardware checks (input
+permissions, GPIO) come from the device adapters through the composition root.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from earmark import config as config_module
+from earmark.config import Config
+from earmark.config.loader import line_of
+from earmark.config.model import TranscriptionConfig
+from earmark.errors import ConfigError, EarmarkError, TranscriberError
+from earmark.sync.broker import port_answers
+
+Check = Callable[[Config], str]  # returns what is fine; raises EarmarkError with what is not
+
+
+def check_transcriber(settings: TranscriptionConfig, config_path: Path | None = None) -> str:
+    if settings.backend != "faster-whisper":
+        from earmark.transcribe.registry import BACKENDS
+
+        if settings.backend not in BACKENDS:
+            raise _config_error(config_path, "transcription.backend",
+                                f"'{settings.backend}' is unknown; use one of "
+                                f"{', '.join(sorted(BACKENDS))}")
+        return f"transcription by {settings.backend}"
+    from earmark.transcribe.local import check_model_folder, pinned_model_path
+
+    try:
+        folder = check_model_folder(settings.model_path or pinned_model_path())
+    except TranscriberError as exc:
+        if settings.model_path is None:
+            raise
+        raise _config_error(config_path, "transcription.model_path", str(exc)) from None
+    return f"whisper model {folder}"
+
+
+def _config_error(path: Path | None, key: str, message: str) -> ConfigError:
+    path = path or config_module.default_config_path()
+    return ConfigError(str(path), message, line=line_of(path, key) if path.exists() else None,
+                       key=key)
+
+
+def _mpv(cfg: Config) -> str:
+    if ctypes.util.find_library("mpv") is None:
+        raise EarmarkError("libmpv is missing: apt-get install libmpv2")
+    import mpv  # noqa: F401  (loads libmpv)
+
+    return f"libmpv loads; audio output {cfg.player.audio_output}" + (
+        f" device {cfg.player.audio_device}" if cfg.player.audio_device else "")
+
+
+def _tools(cfg: Config) -> str:
+    missing = [t for t in ("ffmpeg", "ffprobe") if shutil.which(t) is None]
+    if missing:
+        raise EarmarkError(f"{', '.join(missing)} missing: apt-get install ffmpeg")
+    return "ffmpeg and ffprobe found"
+
+
+def _broker(cfg: Config) -> str:
+    host = cfg.mqtt.host or "127.0.0.1"
+    port = cfg.mqtt.port if cfg.mqtt.host else cfg.mqtt.local_port
+    if port_answers(host, port):
+        return f"broker answers on {host}:{port}"
+    if cfg.mqtt.host is None:
+        if shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists():
+            return f"no broker on {host}:{port}; earmark will start its own mosquitto there"
+        raise EarmarkError("no broker configured and mosquitto missing: apt-get install mosquitto")
+    raise EarmarkError(f"broker {host}:{port} does not answer; snips wait in the outbox until it "
+                       "does (check mqtt.host / mqtt.port)")
+
+
+def _data_dir(cfg: Config) -> str:
+    folder = cfg.data_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise EarmarkError(f"data dir {folder} is not writable ({exc.strerror}); "
+                           "set data_dir or fix its owner") from None
+    free = shutil.disk_usage(folder).free / 2**20
+    if free < 100:
+        raise EarmarkError(f"data dir {folder} has only {free:.0f} MB free; snips need room")
+    return f"data dir {folder} writable, {free:,.0f} MB free"
+
+
+def _model(cfg: Config) -> str:
+    return check_transcriber(cfg.transcription)
+
+
+def run(cfg: Config, out: Callable[[str], None],
+        extra: tuple[tuple[str, Check], ...] = ()) -> int:
+    checks: tuple[tuple[str, Check], ...] = (
+        ("mpv", _mpv), ("ffmpeg", _tools), ("broker", _broker), ("data", _data_dir),
+        ("model", _model), *extra,
+    )
+    failed = 0
+    for name, check in checks:
+        try:
+            out(f"ok    {name:<8} {check(cfg)}")
+        except EarmarkError as exc:
+            failed += 1
+            out(f"FAIL  {name:<8} {exc}")
+    if os.geteuid() != 0:
+        out("note  run as the service user to check its permissions")
+    return 1 if failed else 0

@@ -1,0 +1,103 @@
+"""The job worker: one thread that runs durable jobs, most urgent first.
+
+Heavy work (ffmpeg, ASR) runs here, never on the event loop, so a press is
+captured within milliseconds while a transcription is under way. A failing
+job is retried with backoff and never blocks the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from earmark.errors import EarmarkError
+from earmark.store.highlights import FAILED, HighlightBook
+from earmark.store.jobs import Job, JobQueue
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[Job], None]
+
+
+class JobWorker:
+    def __init__(self, queue: JobQueue, book: HighlightBook, runners: dict[str, Runner],
+                 on_change: Callable[[], None] = lambda: None, idle_seconds: float = 5.0) -> None:
+        self.queue = queue
+        self.book = book
+        self.runners = runners
+        self.on_change = on_change
+        self.idle_seconds = idle_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-worker", daemon=True)
+        self.busy = False
+
+    def start(self) -> None:
+        resumed = self.queue.resume_interrupted()
+        if resumed:
+            log.info("jobs resumed count=%d (left running by the last stop)", resumed)
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self.queue.claim()
+            except Exception:
+                log.exception("cannot read the job queue; retrying")
+                job = None
+            if job is None:
+                self._wake.wait(self._idle_wait())
+                self._wake.clear()
+                continue
+            self.busy = True
+            try:
+                self._execute(job)
+            finally:
+                self.busy = False
+                self.on_change()
+
+    def _idle_wait(self) -> float:
+        wakeup = self.queue.next_wakeup()
+        if wakeup is None:
+            return self.idle_seconds
+        return min(self.idle_seconds, max(0.05, wakeup - time.time()))
+
+    def _execute(self, job: Job) -> None:
+        runner = self.runners.get(job.kind)
+        if runner is None:
+            self.queue.fail(job, f"no runner for job kind '{job.kind}'", retry=False)
+            return
+        started = time.monotonic()
+        try:
+            runner(job)
+            log.debug("job done id=%d kind=%s seconds=%.2f", job.id, job.kind,
+                      time.monotonic() - started)
+        except EarmarkError as exc:
+            self._failed(job, str(exc))
+        except Exception as exc:  # a bug in one job must not stop the others
+            log.exception("job id=%d kind=%s crashed", job.id, job.kind)
+            self._failed(job, f"{type(exc).__name__}: {exc}")
+
+    def _failed(self, job: Job, error: str) -> None:
+        final = self.queue.fail(job, error)
+        if final:
+            log.error("job failed id=%d kind=%s attempts=%d: %s", job.id, job.kind,
+                      job.attempts, error)
+            if job.highlight_id:
+                try:
+                    self.book.update(job.highlight_id, status=FAILED, error=error)
+                except KeyError:
+                    pass
+        else:
+            log.warning("job will retry id=%d kind=%s attempt=%d: %s", job.id, job.kind,
+                        job.attempts, error)

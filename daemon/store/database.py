@@ -1,0 +1,110 @@
+"""Open the SQLite database: WAL, foreign keys, numbered migrations.
+
+One connection is shared by the daemon's threads behind a lock; every write is
+a short transaction, and synchronous=FULL makes a committed snip survive a
+power cut.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from earmark.errors import StoreError
+
+_MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def migrations() -> list[tuple[int, str]]:
+    folder = importlib.resources.files("earmark.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.connection = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=10
+            )
+            self.connection.row_factory = sqlite3.Row
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=FULL")
+            self.connection.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot open database {path}: {exc.strerror}") from None
+
+    @property
+    def schema_version(self) -> int:
+        row = self.connection.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def _migrate(self) -> None:
+        self.connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)"
+        )
+        known = migrations()
+        latest = known[-1][0] if known else 0
+        current = self.schema_version
+        if current > latest:
+            raise StoreError(
+                f"database {self.path} has schema version {current}, but this earmark knows "
+                f"only up to {latest}; upgrade earmark (the database was left untouched)"
+            )
+        for version, sql in known:
+            if version <= current:
+                continue
+            with self.transaction() as conn:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (version, utc_now()),
+                )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE .. COMMIT under the lock; ROLLBACK on any error."""
+        with self.lock:
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return self.connection.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self.lock:
+            self.connection.close()
+
+
+def _statements(sql: str) -> list[str]:
+    # migrations hold plain DDL (no triggers, no '--' or ';' inside strings), so
+    # dropping comments and splitting on ';' is safe
+    cleaned = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return [s.strip() for s in cleaned.split(";") if s.strip()]

@@ -1,0 +1,137 @@
+"""Highlights: the saved moments, and their outbox rows in the same transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+
+from earmark.payloads import HighlightPayload
+from earmark.store import outbox
+from earmark.store.database import Database, utc_now
+
+PENDING, CLIPPED, TRANSCRIBED, DONE, FAILED = "pending", "clipped", "transcribed", "done", "failed"
+
+
+@dataclass(frozen=True)
+class Highlight:
+    id: str
+    status: str
+    pressed_at: str
+    press_position: float
+    start: float
+    end: float
+    episode_id: int | None = None
+    podcast_title: str = ""
+    episode_title: str = ""
+    source_url: str = ""
+    input_source: str = ""
+    version: int = 1
+    transcript: str | None = None
+    transcript_source: str | None = None
+    title: str | None = None
+    takeaways: tuple[str, ...] = field(default_factory=tuple)
+    clip_path: str | None = None
+    clip_seconds: float | None = None
+    error: str | None = None
+    updated_at: str = ""
+
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+    def payload(self, device_id: str) -> HighlightPayload:
+        return HighlightPayload(
+            id=self.id, version=self.version, status=self.status, device_id=device_id,
+            pressed_at=self.pressed_at, updated_at=self.updated_at,
+            input_source=self.input_source, podcast=self.podcast_title,
+            episode=self.episode_title, source_url=self.source_url,
+            press_position=round(self.press_position, 3), start=round(self.start, 3),
+            end=round(self.end, 3), transcript=self.transcript,
+            transcript_source=self.transcript_source, title=self.title,
+            takeaways=list(self.takeaways), clip_seconds=self.clip_seconds, error=self.error,
+        )
+
+
+_COLUMNS = (
+    "id", "version", "episode_id", "podcast_title", "episode_title", "source_url", "status",
+    "input_source", "pressed_at", "press_position", "start", "end", "transcript",
+    "transcript_source", "title", "takeaways_json", "clip_path", "clip_seconds", "error",
+    "updated_at",
+)
+
+
+def _row(h: Highlight) -> tuple:
+    values = dataclasses.asdict(h)
+    values["takeaways_json"] = json.dumps(list(h.takeaways))
+    return tuple(values[c] for c in _COLUMNS)
+
+
+def _from_row(row: sqlite3.Row) -> Highlight:
+    data = {c: row[c] for c in _COLUMNS if c != "takeaways_json"}
+    data["takeaways"] = tuple(json.loads(row["takeaways_json"] or "[]"))
+    return Highlight(**data)
+
+
+class HighlightBook:
+    """Every write of a highlight also queues its whole payload for MQTT."""
+
+    def __init__(self, db: Database, device_id: str) -> None:
+        self.db = db
+        self.device_id = device_id
+
+    def add(self, highlight: Highlight, jobs: list[tuple[str, int]] = ()) -> Highlight:  # type: ignore[assignment]
+        """Insert a new highlight with its first jobs ((kind, priority), ...) in one commit."""
+        from earmark.store import jobs as job_table
+
+        saved = dataclasses.replace(highlight, updated_at=utc_now())
+        placeholders = ", ".join("?" for _ in _COLUMNS)
+        columns = ", ".join(f'"{c}"' for c in _COLUMNS)
+        with self.db.transaction() as conn:
+            conn.execute(f"INSERT INTO highlights ({columns}) VALUES ({placeholders})", _row(saved))
+            for kind, priority in jobs:
+                job_table.enqueue(conn, kind, highlight_id=saved.id, priority=priority)
+            outbox.enqueue(conn, "highlight", saved.payload(self.device_id).to_json())
+        return saved
+
+    def update(self, highlight_id: str, conn: sqlite3.Connection | None = None,
+               **changes: object) -> Highlight:
+        """Apply ``changes``, bump the version, queue the payload: one transaction
+        (or the caller's, when ``conn`` is given)."""
+        if conn is None:
+            with self.db.transaction() as own:
+                return self.update(highlight_id, own, **changes)
+        current = self._get(conn, highlight_id)
+        if current is None:
+            raise KeyError(highlight_id)
+        updated = dataclasses.replace(
+            current, version=current.version + 1, updated_at=utc_now(), **changes  # type: ignore[arg-type]
+        )
+        assignments = ", ".join(f'"{c}" = ?' for c in _COLUMNS[1:])
+        conn.execute(f"UPDATE highlights SET {assignments} WHERE id = ?", (*_row(updated)[1:], updated.id))
+        outbox.enqueue(conn, "highlight", updated.payload(self.device_id).to_json())
+        return updated
+
+    @staticmethod
+    def _get(conn: sqlite3.Connection, highlight_id: str) -> Highlight | None:
+        row = conn.execute("SELECT * FROM highlights WHERE id = ?", (highlight_id,)).fetchone()
+        return _from_row(row) if row else None
+
+    def get(self, highlight_id: str) -> Highlight | None:
+        with self.db.lock:
+            return self._get(self.db.connection, highlight_id)
+
+    def latest(self, limit: int = 20) -> list[Highlight]:
+        rows = self.db.query("SELECT * FROM highlights ORDER BY pressed_at DESC LIMIT ?", (limit,))
+        return [_from_row(r) for r in rows]
+
+    def recent_for_source(self, source_url: str, since_position: float) -> Highlight | None:
+        """The newest highlight of ``source_url`` whose window reaches ``since_position``."""
+        rows = self.db.query(
+            'SELECT * FROM highlights WHERE source_url = ? AND "end" >= ? AND status != ? '
+            "ORDER BY pressed_at DESC LIMIT 1",
+            (source_url, since_position, FAILED),
+        )
+        return _from_row(rows[0]) if rows else None

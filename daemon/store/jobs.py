@@ -1,0 +1,122 @@
+"""Jobs: durable units of work with attempts and backoff.
+
+A job is a row; the worker claims the most urgent ready one (lower priority
+number first, so snips run before look-ahead). On start, jobs left ``running``
+by a crash go back to ``queued``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from earmark.store.database import Database, utc_now
+
+# priorities: lower runs first
+SNIP_PRIORITY = 0
+LOOKAHEAD_PRIORITY = 10
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    highlight_id: str | None
+    episode_id: int | None
+    priority: int
+    status: str
+    attempts: int
+    run_after: float
+    last_error: str | None
+    created_at: str
+    updated_at: str
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(**{k: row[k] for k in row.keys()})
+
+
+def enqueue(conn: sqlite3.Connection, kind: str, *, highlight_id: str | None = None,
+            episode_id: int | None = None, priority: int = SNIP_PRIORITY) -> int:
+    now = utc_now()
+    cursor = conn.execute(
+        "INSERT INTO jobs (kind, highlight_id, episode_id, priority, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+        (kind, highlight_id, episode_id, priority, now, now),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+class JobQueue:
+    def __init__(self, db: Database, max_attempts: int = 5, backoff_seconds: float = 5.0) -> None:
+        self.db = db
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+
+    def resume_interrupted(self) -> int:
+        """Jobs a crash left running go back in the queue; returns how many."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET status = 'queued', updated_at = ? WHERE status = 'running'",
+                (utc_now(),),
+            )
+            return cursor.rowcount
+
+    def claim(self, max_priority: int | None = None) -> Job | None:
+        """Mark the most urgent ready job running and return it."""
+        limit = "" if max_priority is None else f"AND priority <= {int(max_priority)}"
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                f"SELECT * FROM jobs WHERE status = 'queued' AND run_after <= ? {limit} "
+                "ORDER BY priority, id LIMIT 1",
+                (time.time(),),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ? "
+                "WHERE id = ?",
+                (utc_now(), row["id"]),
+            )
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone()
+        return _job(row)
+
+    def finish(self, conn: sqlite3.Connection, job: Job) -> None:
+        """Mark ``job`` done inside the caller's transaction (with the result it wrote)."""
+        conn.execute("UPDATE jobs SET status = 'done', last_error = NULL, updated_at = ? "
+                     "WHERE id = ?", (utc_now(), job.id))
+
+    def fail(self, job: Job, error: str, retry: bool = True) -> bool:
+        """Record ``error``; requeue with backoff unless out of attempts. True if final."""
+        final = not retry or job.attempts >= self.max_attempts
+        delay = self.backoff_seconds * (2 ** max(0, job.attempts - 1))
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = ?, last_error = ?, run_after = ?, updated_at = ? "
+                "WHERE id = ?",
+                ("failed" if final else "queued", error[:500], time.time() + delay, utc_now(),
+                 job.id),
+            )
+        return final
+
+    def retry(self, job_id: int) -> bool:
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET status = 'queued', attempts = 0, run_after = 0, updated_at = ? "
+                "WHERE id = ? AND status IN ('failed', 'queued')",
+                (utc_now(), job_id),
+            )
+            return cursor.rowcount == 1
+
+    def next_wakeup(self) -> float | None:
+        rows = self.db.query("SELECT min(run_after) FROM jobs WHERE status = 'queued'")
+        return rows[0][0]
+
+    def list(self, limit: int = 50) -> list[Job]:
+        rows = self.db.query(
+            "SELECT * FROM jobs ORDER BY CASE status WHEN 'running' THEN 0 WHEN 'queued' THEN 1 "
+            "WHEN 'failed' THEN 2 ELSE 3 END, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_job(r) for r in rows]

@@ -1,0 +1,245 @@
+"""Reading podcast feeds: what a real feed holds, and every way one can be broken."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from earmark.errors import FeedError
+from earmark.library.feeds import PublisherTranscript, fetch_feed, parse_duration, parse_feed
+from earmark.library.fileserver import FileServer
+
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+    ' xmlns:podcast="https://podcastindex.org/namespace/1.0">\n<channel>\n'
+    "<title>Night Trains</title><link>https://trains.example/</link>"
+    "<description>Sleeper trains across Europe.</description>"
+    "<itunes:author>Ada Rail</itunes:author>"
+    '<itunes:image href="https://trains.example/cover.jpg"/>\n'
+)
+TAIL = "</channel>\n</rss>\n"
+
+
+def item(
+    guid: str | None = "ep1",
+    url: str | None = "https://trains.example/1.mp3",
+    extra: str = "",
+    title: str = "Vienna to Rome",
+) -> str:
+    parts = [f"<title>{title}</title>"]
+    if guid is not None:
+        parts.append(f'<guid isPermaLink="false">{guid}</guid>')
+    if url is not None:
+        parts.append(f'<enclosure url="{url}" type="audio/mpeg" length="1234"/>')
+    return "<item>" + "".join(parts) + extra + "</item>\n"
+
+
+def feed(*items: str) -> bytes:
+    return (HEAD + "".join(items) + TAIL).encode()
+
+
+RICH_ITEM = item(
+    extra=(
+        "<description>&lt;p&gt;Overnight through the Alps.&lt;/p&gt;</description>"
+        "<pubDate>Tue, 02 Jan 2024 23:30:00 +0100</pubDate>"
+        "<itunes:duration>1:02:03</itunes:duration>"
+        '<podcast:chapters url="https://trains.example/1.json" type="application/json+chapters"/>'
+        '<podcast:transcript url="https://trains.example/1.vtt" type="text/vtt" language="en"/>'
+        '<podcast:transcript url="https://trains.example/1.srt" type="application/srt"'
+        ' rel="captions"/>'
+    )
+)
+
+
+def test_feed_gives_the_podcast_and_its_episode() -> None:
+    parsed = parse_feed(feed(RICH_ITEM), "https://trains.example/feed.xml")
+    assert (parsed.title, parsed.author, parsed.link, parsed.image) == (
+        "Night Trains",
+        "Ada Rail",
+        "https://trains.example/",
+        "https://trains.example/cover.jpg",
+    )
+    assert parsed.description == "Sleeper trains across Europe."
+    assert parsed.url == "https://trains.example/feed.xml"
+    [episode] = parsed.episodes
+    assert episode.guid == "ep1"
+    assert episode.title == "Vienna to Rome"
+    assert "Overnight through the Alps." in episode.description
+    assert episode.published == datetime(2024, 1, 2, 22, 30, tzinfo=UTC)
+    assert (episode.enclosure_url, episode.enclosure_type, episode.enclosure_length) == (
+        "https://trains.example/1.mp3",
+        "audio/mpeg",
+        1234,
+    )
+    assert episode.duration == 3723
+    assert (episode.chapters_url, episode.chapters_type) == (
+        "https://trains.example/1.json",
+        "application/json+chapters",
+    )
+
+
+def test_every_publisher_transcript_is_kept() -> None:
+    # feedparser alone keeps only the last podcast:transcript of an item
+    [episode] = parse_feed(feed(RICH_ITEM), "u").episodes
+    assert episode.transcripts == (
+        PublisherTranscript("https://trains.example/1.vtt", "text/vtt", "en"),
+        PublisherTranscript("https://trains.example/1.srt", "application/srt", None),
+    )
+
+
+def test_transcripts_match_their_episode_not_their_position() -> None:
+    first = item(
+        "a",
+        "https://trains.example/a.mp3",
+        '<podcast:transcript url="https://trains.example/a.vtt" type="text/vtt"/>',
+    )
+    audio_only = item(None, "https://trains.example/b.mp3")
+    third = item(
+        "c",
+        "https://trains.example/c.mp3",
+        '<podcast:transcript url="https://trains.example/c.srt" type="application/srt"/>',
+    )
+    episodes = parse_feed(feed(first, item("x", None), audio_only, third), "u").episodes
+    assert [e.guid for e in episodes] == ["a", "https://trains.example/b.mp3", "c"]
+    assert [[t.url for t in e.transcripts] for e in episodes] == [
+        ["https://trains.example/a.vtt"],
+        [],
+        ["https://trains.example/c.srt"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("3723", 3723),
+        ("62:03", 3723),
+        ("1:02:03", 3723),
+        ("00:45", 45),
+        ("1:02:03.5", 3723.5),
+        ("90.25", 90.25),
+        ("", None),
+        ("an hour", None),
+        (None, None),
+        ("1:2:3:4", None),
+    ],
+)
+def test_itunes_duration_is_read_in_all_its_forms(text: str | None, seconds: float | None) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_episode_without_audio_is_skipped_with_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="earmark.library.feeds"):
+        parsed = parse_feed(feed(item("text-only", None, title="Show notes"), item()), "u")
+    assert [e.guid for e in parsed.episodes] == ["ep1"]
+    assert "reason=no audio enclosure" in caplog.text and "Show notes" in caplog.text
+
+
+def test_duplicate_guid_keeps_the_first_episode(caplog: pytest.LogCaptureFixture) -> None:
+    parsed = parse_feed(
+        feed(item("same", "https://t.example/1.mp3"), item("same", "https://t.example/2.mp3")), "u"
+    )
+    assert [e.enclosure_url for e in parsed.episodes] == ["https://t.example/1.mp3"]
+    assert "duplicate guid" in caplog.text
+
+
+def test_missing_guid_falls_back_to_the_enclosure_url() -> None:
+    [episode] = parse_feed(feed(item(None, "https://t.example/only.mp3")), "u").episodes
+    assert episode.guid == "https://t.example/only.mp3"
+
+
+def test_feed_with_a_stray_ampersand_is_read_leniently() -> None:
+    broken = feed(item(title="Trains & boats")).replace(b"&amp;", b"&")
+    [episode] = parse_feed(broken, "u").episodes
+    assert episode.title == "Trains & boats"
+
+
+def one_line(error: pytest.ExceptionInfo[FeedError]) -> str:
+    message = str(error.value)
+    assert "\n" not in message and message
+    return message
+
+
+def test_html_instead_of_rss_is_a_one_line_error() -> None:
+    html = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>Hi</body></html>"
+    with pytest.raises(FeedError) as error:
+        parse_feed(html, "https://trains.example/")
+    assert "not a podcast feed" in one_line(error)
+
+
+def test_truncated_feed_is_a_one_line_error() -> None:
+    data = feed(RICH_ITEM, item("ep2"))
+    with pytest.raises(FeedError) as error:
+        parse_feed(data[: len(data) * 2 // 3], "u")
+    assert "ends early" in one_line(error)
+
+
+def test_empty_body_is_a_one_line_error() -> None:
+    with pytest.raises(FeedError) as error:
+        parse_feed(b"  \n", "u")
+    assert "empty" in one_line(error)
+
+
+def test_feed_is_fetched_over_http(file_server: FileServer) -> None:
+    (file_server.root / "feed.xml").write_bytes(feed(RICH_ITEM))
+    parsed = fetch_feed(file_server.url("feed.xml"), timeout=5)
+    assert parsed.title == "Night Trains" and len(parsed.episodes) == 1
+
+
+def test_feed_is_read_from_a_file_url(tmp_path: Path) -> None:
+    path = tmp_path / "feed.xml"
+    path.write_bytes(feed(RICH_ITEM))
+    assert fetch_feed(path.as_uri()).title == "Night Trains"
+
+
+def test_feed_that_404s_is_a_one_line_error(file_server: FileServer) -> None:
+    with pytest.raises(FeedError) as error:
+        fetch_feed(file_server.url("gone.xml"), timeout=5)
+    assert "HTTP 404" in one_line(error)
+
+
+def test_unreachable_server_is_a_one_line_error(refused_url: str) -> None:
+    with pytest.raises(FeedError) as error:
+        fetch_feed(refused_url, timeout=5)
+    assert "connection refused" in one_line(error)
+
+
+def test_server_that_never_answers_times_out(silent_url: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(FeedError) as error:
+        fetch_feed(silent_url, timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert "no answer" in one_line(error) or "stopped sending" in one_line(error)
+
+
+def test_missing_file_url_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(FeedError) as error:
+        fetch_feed((tmp_path / "nope.xml").as_uri())
+    assert "No such file" in one_line(error)
+
+
+def test_address_that_is_not_a_url_is_a_one_line_error() -> None:
+    with pytest.raises(FeedError) as error:
+        fetch_feed("trains.example/feed")
+    assert "not an http, https or file address" in one_line(error)
+
+
+def test_atom_podcast_is_read() -> None:
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Atom Show</title>
+<id>urn:show</id><updated>2024-01-01T00:00:00Z</updated>
+<entry><title>First</title><id>urn:ep1</id><updated>2024-01-02T00:00:00Z</updated>
+<link rel="enclosure" href="https://a.example/1.ogg" type="audio/ogg" length="99"/></entry>
+</feed>"""
+    parsed = parse_feed(atom, "u")
+    assert parsed.title == "Atom Show"
+    [episode] = parsed.episodes
+    assert (episode.guid, episode.enclosure_url, episode.enclosure_type) == (
+        "urn:ep1",
+        "https://a.example/1.ogg",
+        "audio/ogg",
+    )
+    assert episode.published == datetime(2024, 1, 2, tzinfo=UTC)

@@ -1,0 +1,105 @@
+"""The walking skeleton, end to end on real parts: the daemon as a subprocess
+with real mpv, mosquitto, ffmpeg and faster-whisper; a snip from the CLI; the
+transcribed highlight on MQTT."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from earmark.library.fileserver import FileServer
+from earmark.payloads import HighlightPayload
+from earmark.store.catalog import Catalog
+from earmark.store.database import Database
+
+from .conftest import Episode
+from .daemon_process import Daemon, earmark
+from .support import MqttListener, wait_for, word_error_rate, write_feed
+
+
+@pytest.fixture
+def podcast(tmp_path: Path, garden_episode: Episode) -> Iterator[tuple[FileServer, str]]:
+    root = tmp_path / "podcast"
+    root.mkdir()
+    shutil.copy(garden_episode.path, root / "garden.mp3")
+    with FileServer(root) as server:
+        url = write_feed(root, server.base_url, "The Slow Garden",
+                         [("garden-1", "Compost", "garden.mp3")])
+        yield server, url
+
+
+@pytest.fixture
+def daemon_config(write_config: Callable[..., Path], broker, podcast) -> Path:  # type: ignore[no-untyped-def]
+    _, feed_url = podcast
+    return write_config({
+        "mqtt": {"host": "127.0.0.1", "port": broker.port},
+        "library": {"demo": False, "feeds": [feed_url]},
+        "snip": {"before": 15, "after": 5},
+    })
+
+
+def done_highlights(listener: MqttListener) -> list[HighlightPayload]:
+    return [HighlightPayload.from_json(m.payload) for m in listener.messages
+            if m.topic.endswith("/highlight")
+            and HighlightPayload.from_json(m.payload).status == "done"]
+
+
+def test_snip_travels_from_cli_to_mqtt_with_the_spoken_words(
+    daemon_config: Path, mqtt_listener: MqttListener, garden_episode: Episode, tmp_path: Path
+) -> None:
+    daemon = Daemon(daemon_config, tmp_path / "daemon.log")
+    try:
+        daemon.wait_playing()
+        assert earmark(daemon_config, "seek", "30").returncode == 0
+        daemon.wait_playing(min_position=30)
+        result = earmark(daemon_config, "snip")
+        assert result.returncode == 0, result.stderr
+        assert "snip saved" in result.stdout
+
+        done = wait_for(lambda: done_highlights(mqtt_listener), 120, 0.2, "a done highlight")
+        highlight = done[0]
+        assert highlight.schema == 1 and highlight.episode == "Compost"
+        assert highlight.start <= 30 - 15 + 1 and highlight.end >= 30 + 5 - 1
+        expected = garden_episode.audio.words_between(highlight.start, highlight.end)
+        assert expected, "the window holds whole sentences"
+        wer = word_error_rate(expected, highlight.transcript or "")
+        assert wer <= 0.15, (wer, expected, highlight.transcript)
+        statuses = [HighlightPayload.from_json(m.payload).status for m in mqtt_listener.messages
+                    if m.topic.endswith("/highlight")]
+        assert statuses[:4] == ["pending", "clipped", "transcribed", "done"]
+        wait_for(lambda: any(m.topic.endswith(f"/clip/{highlight.id}")
+                             for m in mqtt_listener.messages), 10, what="the clip")
+    finally:
+        started = time.monotonic()
+        code = daemon.terminate()
+        stopped_in = time.monotonic() - started
+    assert code == 0, daemon.log[-2000:]
+    assert stopped_in < 5, f"SIGTERM took {stopped_in:.1f}s"
+    status = [m.payload for m in mqtt_listener.messages if m.topic.endswith("/status")]
+    assert status[-1] == b"offline"
+
+
+def test_sigterm_saves_the_position_and_it_resumes_there(
+    daemon_config: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    daemon = Daemon(daemon_config, tmp_path / "daemon.log")
+    try:
+        daemon.wait_playing()
+        earmark(daemon_config, "seek", "25")
+        daemon.wait_playing(min_position=25)
+    finally:
+        assert daemon.terminate() == 0
+    catalog = Catalog(Database(data_dir / "earmark.db"))
+    episode = catalog.episodes()[0]
+    assert catalog.position(episode.id) >= 25
+
+    again = Daemon(daemon_config, tmp_path / "daemon2.log")
+    try:
+        status = again.wait_playing()
+        assert status["player"]["position"] >= 24
+    finally:
+        again.terminate()
