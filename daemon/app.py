@@ -26,10 +26,10 @@ from earmark.errors import EarmarkError
 from earmark.library.fileserver import FileServer
 from earmark.library.subscriptions import Subscriptions
 from earmark.payloads import SCHEMA
+from earmark.playback import Playback
 from earmark.snip.capture import Capturer, NowPlaying
 from earmark.snip.pipeline import SnipPipeline
 from earmark.snip.worker import JobWorker
-from earmark.playback import Playback
 from earmark.store import outbox
 from earmark.store.catalog import Catalog
 from earmark.store.database import Database
@@ -60,20 +60,33 @@ class Speaker:
         self._transcriber: Transcriber | None = None
         self._transcriber_lock = threading.Lock()
         self.pipeline = SnipPipeline(
-            self.db, self.book, self.jobs, self.catalog, self.transcriber,
-            ExtractiveSummarizer(), config.data_dir / "clips",
+            self.db,
+            self.book,
+            self.jobs,
+            self.catalog,
+            self.transcriber,
+            ExtractiveSummarizer(),
+            config.data_dir / "clips",
             snap_to_sentences=config.snip.snap_to_sentences,
         )
-        self.worker = JobWorker(self.jobs, self.book, {k: self.pipeline.run for k in
-                                                       self.pipeline.handlers},
-                                on_change=self._outbox_changed)
+        self.worker = JobWorker(
+            self.jobs,
+            self.book,
+            {k: self.pipeline.run for k in self.pipeline.handlers},
+            on_change=self._outbox_changed,
+        )
         self.broker: LocalBroker | None = None
-        self.link = MqttLink(self._broker_address(), f"{config.mqtt.topic_prefix}/"
-                             f"{config.device_id}", f"earmark-{config.device_id}",
-                             on_command=self._command_from_thread, on_acked=self._acked)
+        self.link = MqttLink(
+            self._broker_address(),
+            f"{config.mqtt.topic_prefix}/{config.device_id}",
+            f"earmark-{config.device_id}",
+            on_command=self._command_from_thread,
+            on_acked=self._acked,
+        )
         self.relay = OutboxRelay(self.db, self.link)
-        self.subscriptions = Subscriptions(self.catalog, config.data_dir / "episodes",
-                                           config.library.download)
+        self.subscriptions = Subscriptions(
+            self.catalog, config.data_dir / "episodes", config.library.download
+        )
         self.demo_server: FileServer | None = None
         self.control = ControlServer(config.socket_path, self.handle_control)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -84,8 +97,15 @@ class Speaker:
     def _broker_address(self) -> BrokerAddress:
         m = self.config.mqtt
         host, port = (m.host, m.port) if m.host else ("127.0.0.1", m.local_port)
-        return BrokerAddress(host, port, m.username, m.password, m.tls,
-                             str(m.ca_file) if m.ca_file else None, m.keepalive)
+        return BrokerAddress(
+            host,
+            port,
+            m.username,
+            m.password,
+            m.tls,
+            str(m.ca_file) if m.ca_file else None,
+            m.keepalive,
+        )
 
     def transcriber(self) -> Transcriber:
         """Built on first use, on the worker thread: a bad model path fails the job
@@ -117,8 +137,12 @@ class Speaker:
         self.playback = Playback(self.config, self.catalog, self.link, self._on_loop)
         self.playback.start()
         asyncio.get_running_loop().create_task(self._prepare_library())
-        log.info("earmark started device=%s data=%s control=%s", self.config.device_id,
-                 self.config.data_dir, self.config.socket_path)
+        log.info(
+            "earmark started device=%s data=%s control=%s",
+            self.config.device_id,
+            self.config.data_dir,
+            self.config.socket_path,
+        )
 
     def _check_model(self) -> None:
         try:
@@ -134,8 +158,11 @@ class Speaker:
             if speaks_mqtt("127.0.0.1", m.local_port):
                 log.info("using the broker already on 127.0.0.1:%d", m.local_port)
             else:
-                log.error("mqtt.local_port %d is in use by something that is not an MQTT "
-                          "broker; set another port; snips wait in the outbox", m.local_port)
+                log.error(
+                    "mqtt.local_port %d is in use by something that is not an MQTT "
+                    "broker; set another port; snips wait in the outbox",
+                    m.local_port,
+                )
             return
         try:
             self.broker = LocalBroker(m.local_port).start()
@@ -194,16 +221,27 @@ class Speaker:
             raise EarmarkError("nothing is playing, so there is no moment to save")
         episode = self.catalog.episode(state.episode_id) if state.episode_id else None
         highlight, new = self.capturer.capture(
-            NowPlaying(state.source, state.position, state.duration, state.episode_id,
-                       episode.podcast_title if episode else "",
-                       episode.title if episode else Path(state.source).name),
+            NowPlaying(
+                state.source,
+                state.position,
+                state.duration,
+                state.episode_id,
+                episode.podcast_title if episode else "",
+                episode.title if episode else Path(state.source).name,
+            ),
             source,
         )
         self.worker.notify()
         self.relay.notify()
         self.playback.earcon("snip")
-        return {"ok": True, "new": new, "id": highlight.id, "episode": highlight.episode_title,
-                "start": highlight.start, "end": highlight.end}
+        return {
+            "ok": True,
+            "new": new,
+            "id": highlight.id,
+            "episode": highlight.episode_title,
+            "start": highlight.start,
+            "end": highlight.end,
+        }
 
     def act(self, event: InputEvent) -> dict[str, Any]:
         """Carry out one listener action from any input."""
@@ -241,7 +279,8 @@ class Speaker:
             "outbox_pending": outbox.pending_count(self.db),
             "highlights": self.db.query("SELECT count(*) FROM highlights")[0][0],
             "jobs_waiting": self.db.query(
-                "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")[0][0],
+                "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')"
+            )[0][0],
         }
 
     # -- MQTT commands (paho's thread) -------------------------------------------
@@ -277,8 +316,9 @@ class Speaker:
         self._publish_result(name, result)
 
     def _publish_result(self, name: str, result: dict[str, Any]) -> None:
-        self.link.publish("cmd/result", json.dumps({"schema": SCHEMA, "command": name,
-                                                   **result}).encode(), qos=1)
+        self.link.publish(
+            "cmd/result", json.dumps({"schema": SCHEMA, "command": name, **result}).encode(), qos=1
+        )
 
     # -- inputs from the box ----------------------------------------------------
     def on_input(self, event: InputEvent) -> None:

@@ -7,6 +7,7 @@ configuration mistakes, 3 when no daemon answers); tracebacks are for bugs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -44,8 +45,10 @@ def _request(args: argparse.Namespace, command: str, **params: Any) -> dict[str,
 def cmd_snip(args: argparse.Namespace) -> int:
     reply = _request(args, "snip")
     verb = "saved" if reply.get("new") else "extended"
-    print(f"snip {verb} id={reply['id']} episode={reply['episode']!r} "
-          f"window={reply['start']:.1f}-{reply['end']:.1f}s")
+    print(
+        f"snip {verb} id={reply['id']} episode={reply['episode']!r} "
+        f"window={reply['start']:.1f}-{reply['end']:.1f}s"
+    )
     return 0
 
 
@@ -118,10 +121,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
     cfg = _load(args)
     if not JobQueue(Database(cfg.database_path)).retry(args.job_id):
         raise EarmarkError(f"job {args.job_id} is not failed or waiting (see `earmark jobs`)")
-    try:
+    with contextlib.suppress(EarmarkError):  # not running: the job runs at the next start
         control.request(cfg.socket_path, "wake", timeout=2)
-    except EarmarkError:
-        pass  # not running: the job runs at the next start
     print(f"job {args.job_id} queued again")
     return 0
 
@@ -136,9 +137,14 @@ def cmd_inputs(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="earmark", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"earmark {__version__}")
-    parser.add_argument("-c", "--config", type=Path, default=None,
-                        help="config file (default: $EARMARK_CONFIG, /etc/earmark/earmark.yaml "
-                             "as root, else ~/.config/earmark/earmark.yaml)")
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: $EARMARK_CONFIG, /etc/earmark/earmark.yaml "
+        "as root, else ~/.config/earmark/earmark.yaml)",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -150,23 +156,32 @@ def build_parser() -> argparse.ArgumentParser:
     add("run", cmd_run, "run the speaker (the daemon)")
     add("snip", cmd_snip, "save the moment now on the running daemon")
     add("status", cmd_status, "what the running daemon is doing").add_argument(
-        "--json", action="store_true")
-    for name, text in (("play", "resume playback"), ("pause", "pause playback"),
-                       ("toggle", "play or pause"), ("next", "next episode in the queue"),
-                       ("previous", "previous episode"), ("skip-back", "jump back"),
-                       ("skip-forward", "jump forward")):
+        "--json", action="store_true"
+    )
+    for name, text in (
+        ("play", "resume playback"),
+        ("pause", "pause playback"),
+        ("toggle", "play or pause"),
+        ("next", "next episode in the queue"),
+        ("previous", "previous episode"),
+        ("skip-back", "jump back"),
+        ("skip-forward", "jump forward"),
+    ):
         add(name, cmd_player, text).set_defaults(value=None)
     add("seek", cmd_player, "jump to a position (seconds)").add_argument("value", type=float)
     check = add("config", lambda a: 2, "configuration")
     check_sub = check.add_subparsers(dest="config_command", required=True, metavar="check")
     check_sub.add_parser("check", help="validate the config file").set_defaults(
-        handler=cmd_config_check)
+        handler=cmd_config_check
+    )
     add("doctor", cmd_doctor, "check mpv, broker, model, data dir, audio and inputs")
     add("jobs", cmd_jobs, "list the snip pipeline's jobs").add_argument(
-        "--limit", type=int, default=50)
+        "--limit", type=int, default=50
+    )
     add("retry", cmd_retry, "run a failed job again").add_argument("job_id", type=int)
     add("inputs", cmd_inputs, "show input devices and the keys they send").add_argument(
-        "--watch", action="store_true", required=True)
+        "--watch", action="store_true", required=True
+    )
     return parser
 
 

@@ -59,7 +59,7 @@ class ControlServer:
             try:
                 request = json.loads(line)
                 if not isinstance(request, dict) or not isinstance(request.get("command"), str):
-                    raise ValueError("expected {\"command\": \"...\"}")
+                    raise ValueError('expected {"command": "..."}')
                 command = request.pop("command")
                 reply = await self.handler(command, request)
             except ValueError as exc:
@@ -109,7 +109,9 @@ def request(path: Path, command: str, timeout: float = 10.0, **args: Any) -> dic
                     break
                 data += chunk
         except TimeoutError:
-            raise NotRunningError(f"the daemon on {path} did not answer within {timeout}s") from None
+            raise NotRunningError(
+                f"the daemon on {path} did not answer within {timeout}s"
+            ) from None
     if not data:
         raise NotRunningError(f"the daemon on {path} closed the connection without answering")
     reply: dict[str, Any] = json.loads(data)

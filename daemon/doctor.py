@@ -28,9 +28,11 @@ def check_transcriber(settings: TranscriptionConfig, config_path: Path | None = 
         from earmark.transcribe.registry import BACKENDS
 
         if settings.backend not in BACKENDS:
-            raise _config_error(config_path, "transcription.backend",
-                                f"'{settings.backend}' is unknown; use one of "
-                                f"{', '.join(sorted(BACKENDS))}")
+            raise _config_error(
+                config_path,
+                "transcription.backend",
+                f"'{settings.backend}' is unknown; use one of {', '.join(sorted(BACKENDS))}",
+            )
         return f"transcription by {settings.backend}"
     from earmark.transcribe.local import check_model_folder, pinned_model_path
 
@@ -45,8 +47,9 @@ def check_transcriber(settings: TranscriptionConfig, config_path: Path | None = 
 
 def _config_error(path: Path | None, key: str, message: str) -> ConfigError:
     path = path or config_module.default_config_path()
-    return ConfigError(str(path), message, line=line_of(path, key) if path.exists() else None,
-                       key=key)
+    return ConfigError(
+        str(path), message, line=line_of(path, key) if path.exists() else None, key=key
+    )
 
 
 def _mpv(cfg: Config) -> str:
@@ -55,7 +58,8 @@ def _mpv(cfg: Config) -> str:
     import mpv  # noqa: F401  (loads libmpv)
 
     return f"libmpv loads; audio output {cfg.player.audio_output}" + (
-        f" device {cfg.player.audio_device}" if cfg.player.audio_device else "")
+        f" device {cfg.player.audio_device}" if cfg.player.audio_device else ""
+    )
 
 
 def _tools(cfg: Config) -> str:
@@ -74,8 +78,10 @@ def _broker(cfg: Config) -> str:
         if shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists():
             return f"no broker on {host}:{port}; earmark will start its own mosquitto there"
         raise EarmarkError("no broker configured and mosquitto missing: apt-get install mosquitto")
-    raise EarmarkError(f"broker {host}:{port} does not answer; snips wait in the outbox until it "
-                       "does (check mqtt.host / mqtt.port)")
+    raise EarmarkError(
+        f"broker {host}:{port} does not answer; snips wait in the outbox until it "
+        "does (check mqtt.host / mqtt.port)"
+    )
 
 
 def _data_dir(cfg: Config) -> str:
@@ -85,8 +91,9 @@ def _data_dir(cfg: Config) -> str:
         with tempfile.NamedTemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise EarmarkError(f"data dir {folder} is not writable ({exc.strerror}); "
-                           "set data_dir or fix its owner") from None
+        raise EarmarkError(
+            f"data dir {folder} is not writable ({exc.strerror}); set data_dir or fix its owner"
+        ) from None
     free = shutil.disk_usage(folder).free / 2**20
     if free < 100:
         raise EarmarkError(f"data dir {folder} has only {free:.0f} MB free; snips need room")
@@ -97,11 +104,14 @@ def _model(cfg: Config) -> str:
     return check_transcriber(cfg.transcription)
 
 
-def run(cfg: Config, out: Callable[[str], None],
-        extra: tuple[tuple[str, Check], ...] = ()) -> int:
+def run(cfg: Config, out: Callable[[str], None], extra: tuple[tuple[str, Check], ...] = ()) -> int:
     checks: tuple[tuple[str, Check], ...] = (
-        ("mpv", _mpv), ("ffmpeg", _tools), ("broker", _broker), ("data", _data_dir),
-        ("model", _model), *extra,
+        ("mpv", _mpv),
+        ("ffmpeg", _tools),
+        ("broker", _broker),
+        ("data", _data_dir),
+        ("model", _model),
+        *extra,
     )
     failed = 0
     for name, check in checks:

@@ -33,11 +33,13 @@ class Playback:
         self.earcons: Any = None
 
     def start(self) -> None:
-        events = PlayerEvents(on_state=self._publish_state, on_position=self._save_position,
-                              on_end=lambda end: self.on_loop(self._ended, end),
-                              on_error=lambda line: log.warning("player: %s", line))
-        self.player = Player(self.settings, events,
-                             state_interval=1.0)
+        events = PlayerEvents(
+            on_state=self._publish_state,
+            on_position=self._save_position,
+            on_end=lambda end: self.on_loop(self._ended, end),
+            on_error=lambda line: log.warning("player: %s", line),
+        )
+        self.player = Player(self.settings, events, state_interval=1.0)
 
     def stop(self) -> None:
         if self.player is not None:
@@ -53,8 +55,13 @@ class Playback:
             if episode.duration and start > episode.duration - self.settings.played_near_end:
                 start = 0.0
         chapters = [Chapter(s, t) for s, t in episode.chapters]
-        log.info("playing episode=%r podcast=%r from=%.1f source=%s", episode.title,
-                 episode.podcast_title, start, episode.source)
+        log.info(
+            "playing episode=%r podcast=%r from=%.1f source=%s",
+            episode.title,
+            episode.podcast_title,
+            start,
+            episode.source,
+        )
         self.player.play(episode.source, start, episode_id=episode.id, chapters=chapters)
 
     def play_next_unfinished(self) -> None:
@@ -131,10 +138,16 @@ class Playback:
     def describe(self) -> dict[str, Any]:
         state = self.snapshot()
         episode = self.catalog.episode(state.episode_id) if state.episode_id else None
-        return {"status": state.status.value, "episode": episode.title if episode else None,
-                "podcast": episode.podcast_title if episode else None,
-                "position": state.position, "duration": state.duration,
-                "chapter": state.chapter_title, "speed": state.speed, "volume": state.volume}
+        return {
+            "status": state.status.value,
+            "episode": episode.title if episode else None,
+            "podcast": episode.podcast_title if episode else None,
+            "position": state.position,
+            "duration": state.duration,
+            "chapter": state.chapter_title,
+            "speed": state.speed,
+            "volume": state.volume,
+        }
 
     # -- player callbacks (mpv's thread) ----------------------------------------
     def _save_position(self, progress: Progress) -> None:
@@ -147,9 +160,14 @@ class Playback:
     def _publish_state(self, state: PlayerState) -> None:
         episode = self.catalog.episode(state.episode_id) if state.episode_id else None
         payload = StatePayload(
-            status=state.status.value, podcast=episode.podcast_title if episode else "",
-            episode=episode.title if episode else "", episode_id=state.episode_id,
-            position=round(state.position, 1), duration=state.duration,
-            chapter=state.chapter_title, speed=state.speed, volume=state.volume,
+            status=state.status.value,
+            podcast=episode.podcast_title if episode else "",
+            episode=episode.title if episode else "",
+            episode_id=state.episode_id,
+            position=round(state.position, 1),
+            duration=state.duration,
+            chapter=state.chapter_title,
+            speed=state.speed,
+            volume=state.volume,
         )
         self.link.publish("state", payload.to_json(), qos=0, retain=True)

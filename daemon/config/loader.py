@@ -97,7 +97,9 @@ def _convert(hint: Any, node: yaml.Node, origin: str, key: str) -> Any:
         }
     if not isinstance(node, yaml.ScalarNode):
         _fail(origin, node, key, f"expected a single value ({_describe(hint)})")
-    value = yaml.safe_load(yaml.serialize(node)) if node.tag != "tag:yaml.org,2002:str" else node.value
+    value = (
+        yaml.safe_load(yaml.serialize(node)) if node.tag != "tag:yaml.org,2002:str" else node.value
+    )
     return _scalar(hint, value, node, origin, key)
 
 
@@ -133,8 +135,13 @@ def _is_null(node: yaml.Node) -> bool:
 
 
 def _describe(hint: Any) -> str:
-    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text",
-             Path: "a path"}
+    names = {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "text",
+        Path: "a path",
+    }
     return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 

@@ -20,8 +20,9 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 class FileServer:
     """Serve ``root`` on ``host:port`` (port 0 picks a free one) in a thread."""
 
-    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0,
-                 honour_range: bool = True) -> None:
+    def __init__(
+        self, root: Path, host: str = "127.0.0.1", port: int = 0, honour_range: bool = True
+    ) -> None:
         self.root = Path(root)
         self.honour_range = honour_range
         self.bytes_sent = 0
@@ -36,8 +37,9 @@ class FileServer:
 
         self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fileserver",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="fileserver", daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -82,7 +84,9 @@ class _RangeHandler(SimpleHTTPRequestHandler):
             return
         size = path.stat().st_size
         start, end = 0, size - 1
-        match = _RANGE.match(self.headers.get("Range", "")) if self.file_server.honour_range else None
+        match = (
+            _RANGE.match(self.headers.get("Range", "")) if self.file_server.honour_range else None
+        )
         partial = False
         if match and (match.group(1) or match.group(2)):
             if match.group(1):

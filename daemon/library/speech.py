@@ -109,15 +109,27 @@ def synthesize(
         _run(["sox", *map(str, parts), str(joined)])
         duration = _duration(joined)
         shutil.move(joined, wav)
-    meta.write_text(
-        json.dumps({"duration": duration, "sentences": [asdict(s) for s in timings]})
-    )
+    meta.write_text(json.dumps({"duration": duration, "sentences": [asdict(s) for s in timings]}))
     return SpokenAudio(wav, duration, tuple(timings))
 
 
 def _silence(path: Path, seconds: float) -> None:
-    _run(["sox", "-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(path),
-          "trim", "0", f"{seconds:.3f}"])
+    _run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            str(SAMPLE_RATE),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "trim",
+            "0",
+            f"{seconds:.3f}",
+        ]
+    )
 
 
 def encode(
@@ -138,8 +150,13 @@ def encode(
         lines = [";FFMETADATA1", f"title={title}"]
         for i, ch in enumerate(chapters):
             stop = chapters[i + 1].start if i + 1 < len(chapters) else end
-            lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={int(ch.start * 1000)}",
-                      f"END={int(stop * 1000)}", f"title={ch.title}"]
+            lines += [
+                "[CHAPTER]",
+                "TIMEBASE=1/1000",
+                f"START={int(ch.start * 1000)}",
+                f"END={int(stop * 1000)}",
+                f"title={ch.title}",
+            ]
         meta.write_text("\n".join(lines) + "\n")
         cmd += ["-i", str(meta), "-map_metadata", "1", "-map_chapters", "1", "-map", "0:a"]
     elif title:

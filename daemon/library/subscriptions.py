@@ -24,8 +24,9 @@ TIMED_TRANSCRIPTS = ("application/json", "text/vtt", "application/x-subrip", "ap
 
 
 class Subscriptions:
-    def __init__(self, catalog: Catalog, downloads: Path, download_audio: bool = True,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, catalog: Catalog, downloads: Path, download_audio: bool = True, timeout: float = 30.0
+    ) -> None:
         self.catalog = catalog
         self.downloads = downloads
         self.download_audio = download_audio
@@ -37,8 +38,9 @@ class Subscriptions:
         ``stored_as`` keeps one identity for a feed whose address changes (the
         demo feed is served on a new port each run)."""
         feed = fetch_feed(feed_url, timeout=self.timeout)
-        podcast_id = self.catalog.save_podcast(stored_as or feed.url, feed.title, feed.author,
-                                               feed.description, feed.image)
+        podcast_id = self.catalog.save_podcast(
+            stored_as or feed.url, feed.title, feed.author, feed.description, feed.image
+        )
         for item in feed.episodes:
             try:
                 self._store_episode(feed, podcast_id, item, stored_as)
@@ -47,16 +49,22 @@ class Subscriptions:
         log.info("feed refreshed title=%r episodes=%d", feed.title, len(feed.episodes))
         return podcast_id
 
-    def _store_episode(self, feed: Feed, podcast_id: int, item: FeedEpisode,
-                       stored_as: str | None) -> None:
+    def _store_episode(
+        self, feed: Feed, podcast_id: int, item: FeedEpisode, stored_as: str | None
+    ) -> None:
         transcript = next(
             (t for kind in TIMED_TRANSCRIPTS for t in item.transcripts if t.type == kind), None
         )
         episode_id = self.catalog.save_episode(
-            podcast_id, item.guid, item.title, item.enclosure_url,
-            enclosure_type=item.enclosure_type, description=item.description,
+            podcast_id,
+            item.guid,
+            item.title,
+            item.enclosure_url,
+            enclosure_type=item.enclosure_type,
+            description=item.description,
             published_at=item.published.isoformat() if item.published else None,
-            duration=item.duration, chapters_url=item.chapters_url,
+            duration=item.duration,
+            chapters_url=item.chapters_url,
             transcript_url=transcript.url if transcript else None,
             transcript_type=transcript.type if transcript else None,
         )
@@ -64,8 +72,10 @@ class Subscriptions:
         if item.chapters_url and stored is not None and not stored.chapters:
             chapters = fetch_chapters(item.chapters_url, timeout=self.timeout)
             self.catalog.set_chapters(episode_id, [(c.start, c.title) for c in chapters])
-        if self.download_audio and stored is not None and not (
-            stored.local_path and Path(stored.local_path).exists()
+        if (
+            self.download_audio
+            and stored is not None
+            and not (stored.local_path and Path(stored.local_path).exists())
         ):
             folder = self.downloads / _folder_name(stored_as or feed.url)
             path = download(item.enclosure_url, folder, timeout=self.timeout)

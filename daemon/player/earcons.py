@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import mpv
+
 from earmark.config.model import PlayerConfig
 
 log = logging.getLogger(__name__)

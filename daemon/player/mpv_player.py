@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import mpv
+
 from earmark.config.model import PlayerConfig
 from earmark.player.silence import FILTER_LABEL, SilenceSkipper, silence_filter
 from earmark.player.state import (

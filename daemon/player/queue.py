@@ -28,14 +28,13 @@ class UpNext:
         current: int | None = None,
         continue_with: ContinueWith | None = None,
     ) -> None:
+        # the current index is None only when the queue is empty
         self._items: list[QueueItem] = []
+        self._current: int | None = None
         for item in items or []:
             self.add(item)
-        self._current = (
-            current
-            if current is not None and 0 <= current < len(self._items)
-            else (0 if self._items else None)
-        )
+        if current is not None and 0 <= current < len(self._items):
+            self._current = current
         self.continue_with = continue_with
 
     @property

@@ -29,8 +29,9 @@ class NowPlaying:
     episode_title: str = ""
 
 
-def window(position: float, duration: float | None, before: float, after: float
-           ) -> tuple[float, float]:
+def window(
+    position: float, duration: float | None, before: float, after: float
+) -> tuple[float, float]:
     start = max(0.0, position - before)
     end = position + after
     if duration is not None and duration > 0:
@@ -45,33 +46,54 @@ class Capturer:
         self.before = before
         self.after = after
 
-    def capture(self, playing: NowPlaying, input_source: str,
-                pressed_at: datetime | None = None) -> tuple[Highlight, bool]:
+    def capture(
+        self, playing: NowPlaying, input_source: str, pressed_at: datetime | None = None
+    ) -> tuple[Highlight, bool]:
         """Save the moment. Returns the highlight and whether it was a new one."""
         start, end = window(playing.position, playing.duration, self.before, self.after)
         previous = self.book.recent_for_source(playing.source, playing.position)
         if previous is not None and previous.start <= playing.position <= previous.end:
             extended = self.book.update(
-                previous.id, end=max(previous.end, end), status=PENDING, error=None,
+                previous.id,
+                end=max(previous.end, end),
+                status=PENDING,
+                error=None,
                 conn=None,
             )
             # the audio and words must be done again for the longer window
             with self.book.db.transaction() as conn:
                 jobs.enqueue(conn, "clip", highlight_id=extended.id)
-            log.info("snip extended id=%s window=%.1f-%.1f source=%s", extended.id,
-                     extended.start, extended.end, input_source)
+            log.info(
+                "snip extended id=%s window=%.1f-%.1f source=%s",
+                extended.id,
+                extended.start,
+                extended.end,
+                input_source,
+            )
             return extended, False
         pressed = (pressed_at or datetime.now(UTC)).isoformat(timespec="milliseconds")
         highlight = Highlight(
-            id=Highlight.new_id(), status=PENDING, pressed_at=pressed.replace("+00:00", "Z"),
-            press_position=playing.position, start=start, end=end,
-            episode_id=playing.episode_id, podcast_title=playing.podcast_title,
-            episode_title=playing.episode_title, source_url=playing.source,
+            id=Highlight.new_id(),
+            status=PENDING,
+            pressed_at=pressed.replace("+00:00", "Z"),
+            press_position=playing.position,
+            start=start,
+            end=end,
+            episode_id=playing.episode_id,
+            podcast_title=playing.podcast_title,
+            episode_title=playing.episode_title,
+            source_url=playing.source,
             input_source=input_source,
         )
         saved = self.book.add(highlight, jobs=[("clip", jobs.SNIP_PRIORITY)])
-        log.info("snip saved id=%s episode=%r window=%.1f-%.1f source=%s", saved.id,
-                 saved.episode_title, start, end, input_source)
+        log.info(
+            "snip saved id=%s episode=%r window=%.1f-%.1f source=%s",
+            saved.id,
+            saved.episode_title,
+            start,
+            end,
+            input_source,
+        )
         return saved, True
 
 

@@ -23,9 +23,31 @@ def cut(source: str, start: float, end: float, out: Path, timeout: float = 120.0
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + ".part")
     cmd = [
-        "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
-        "-ss", f"{start:.3f}", "-i", source, "-t", f"{end - start:.3f}",
-        "-vn", "-map_metadata", "-1", "-map_chapters", "-1", "-ac", "1", "-c:a", "libopus", "-b:a", "32k", "-f", "ogg", str(part),
+        "ffmpeg",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-ss",
+        f"{start:.3f}",
+        "-i",
+        source,
+        "-t",
+        f"{end - start:.3f}",
+        "-vn",
+        "-map_metadata",
+        "-1",
+        "-map_chapters",
+        "-1",
+        "-ac",
+        "1",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "32k",
+        "-f",
+        "ogg",
+        str(part),
     ]
     try:
         result = subprocess.run(cmd, capture_output=True, timeout=timeout)
@@ -51,9 +73,10 @@ def cut(source: str, start: float, end: float, out: Path, timeout: float = 120.0
 
 def probe_duration(path: Path) -> float:
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
-         str(path)],
-        capture_output=True, text=True, timeout=30,
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     try:
         return round(float(result.stdout.strip()), 3)

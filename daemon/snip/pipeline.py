@@ -34,10 +34,18 @@ SNAP_MARGIN = 10.0
 
 
 class SnipPipeline:
-    def __init__(self, db: Database, book: HighlightBook, queue: JobQueue, catalog: Catalog,
-                 transcriber: Callable[[], Transcriber], summarizer: Summarizer,
-                 clips_dir: Path, snap_to_sentences: bool = True,
-                 publisher_words: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        book: HighlightBook,
+        queue: JobQueue,
+        catalog: Catalog,
+        transcriber: Callable[[], Transcriber],
+        summarizer: Summarizer,
+        clips_dir: Path,
+        snap_to_sentences: bool = True,
+        publisher_words: Callable[[int], None] | None = None,
+    ) -> None:
         self.db = db
         self.book = book
         self.queue = queue
@@ -79,10 +87,15 @@ class SnipPipeline:
         out = self.clips_dir / f"{highlight.id}.opus"
         seconds = clip.cut(self._source(highlight), highlight.start, highlight.end, out)
         with self.db.transaction() as conn:
-            self.book.update(highlight.id, conn, status=CLIPPED, clip_path=str(out),
-                             clip_seconds=seconds, error=None)
-            job_table.enqueue(conn, "transcribe", highlight_id=highlight.id,
-                              priority=job.priority)
+            self.book.update(
+                highlight.id,
+                conn,
+                status=CLIPPED,
+                clip_path=str(out),
+                clip_seconds=seconds,
+                error=None,
+            )
+            job_table.enqueue(conn, "transcribe", highlight_id=highlight.id, priority=job.priority)
             self.queue.finish(conn, job)
         log.info("snip clipped id=%s seconds=%.1f", highlight.id, seconds)
 
@@ -91,26 +104,41 @@ class SnipPipeline:
         # without snapping, the window stays and only the words inside it count
         reach = None if self.snap else 0.0
         start, end, text = snap_to_sentences(
-            words, highlight.start, highlight.end,
+            words,
+            highlight.start,
+            highlight.end,
             **({} if reach is None else {"max_extension": reach}),
         )
         clip_seconds = highlight.clip_seconds
         if (start, end) != (highlight.start, highlight.end):
             clip_seconds = self._recut(highlight, start, end)
         with self.db.transaction() as conn:
-            self.book.update(highlight.id, conn, status=TRANSCRIBED, start=start, end=end,
-                             transcript=text, transcript_source=words.source,
-                             clip_seconds=clip_seconds)
-            job_table.enqueue(conn, "takeaways", highlight_id=highlight.id,
-                              priority=job.priority)
+            self.book.update(
+                highlight.id,
+                conn,
+                status=TRANSCRIBED,
+                start=start,
+                end=end,
+                transcript=text,
+                transcript_source=words.source,
+                clip_seconds=clip_seconds,
+            )
+            job_table.enqueue(conn, "takeaways", highlight_id=highlight.id, priority=job.priority)
             self.queue.finish(conn, job)
-        log.info("snip transcribed id=%s source=%s window=%.1f-%.1f words=%d", highlight.id,
-                 words.source, start, end, len(text.split()))
+        log.info(
+            "snip transcribed id=%s source=%s window=%.1f-%.1f words=%d",
+            highlight.id,
+            words.source,
+            start,
+            end,
+            len(text.split()),
+        )
 
     def _recut(self, highlight: Highlight, start: float, end: float) -> float | None:
         try:
-            return clip.cut(self._source(highlight), start, end,
-                            self.clips_dir / f"{highlight.id}.opus")
+            return clip.cut(
+                self._source(highlight), start, end, self.clips_dir / f"{highlight.id}.opus"
+            )
         except ClipError as exc:
             # the first clip still holds the unsnapped window: keep it
             log.warning("snip id=%s keeps its unsnapped clip: %s", highlight.id, exc)
@@ -123,8 +151,9 @@ class SnipPipeline:
         episode_id = highlight.episode_id
         if episode_id is not None and self.publisher_words is not None:
             self.publisher_words(episode_id)
-        if episode_id is not None and segments.covers(self.db, episode_id, highlight.start,
-                                                      highlight.end):
+        if episode_id is not None and segments.covers(
+            self.db, episode_id, highlight.start, highlight.end
+        ):
             return segments.between(self.db, episode_id, lo, hi)
         source = self._source(highlight)
         if "://" in source:
@@ -144,10 +173,10 @@ class SnipPipeline:
     def _takeaways(self, job: Job, highlight: Highlight) -> None:
         summary = self.summarizer.summarize(highlight.transcript or "")
         with self.db.transaction() as conn:
-            updated = self.book.update(highlight.id, conn, status=DONE, title=summary.title,
-                                       takeaways=summary.takeaways)
+            updated = self.book.update(
+                highlight.id, conn, status=DONE, title=summary.title, takeaways=summary.takeaways
+            )
             if highlight.clip_path:
                 outbox.enqueue(conn, f"clip/{highlight.id}", payload_file=highlight.clip_path)
             self.queue.finish(conn, job)
-        log.info("snip done id=%s version=%d title=%r", updated.id, updated.version,
-                 summary.title)
+        log.info("snip done id=%s version=%d title=%r", updated.id, updated.version, summary.title)

@@ -7,6 +7,7 @@ job is retried with backoff and never blocks the others.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -22,8 +23,14 @@ Runner = Callable[[Job], None]
 
 
 class JobWorker:
-    def __init__(self, queue: JobQueue, book: HighlightBook, runners: dict[str, Runner],
-                 on_change: Callable[[], None] = lambda: None, idle_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        book: HighlightBook,
+        runners: dict[str, Runner],
+        on_change: Callable[[], None] = lambda: None,
+        idle_seconds: float = 5.0,
+    ) -> None:
         self.queue = queue
         self.book = book
         self.runners = runners
@@ -80,8 +87,9 @@ class JobWorker:
         started = time.monotonic()
         try:
             runner(job)
-            log.debug("job done id=%d kind=%s seconds=%.2f", job.id, job.kind,
-                      time.monotonic() - started)
+            log.debug(
+                "job done id=%d kind=%s seconds=%.2f", job.id, job.kind, time.monotonic() - started
+            )
         except EarmarkError as exc:
             self._failed(job, str(exc))
         except Exception as exc:  # a bug in one job must not stop the others
@@ -91,13 +99,13 @@ class JobWorker:
     def _failed(self, job: Job, error: str) -> None:
         final = self.queue.fail(job, error)
         if final:
-            log.error("job failed id=%d kind=%s attempts=%d: %s", job.id, job.kind,
-                      job.attempts, error)
+            log.error(
+                "job failed id=%d kind=%s attempts=%d: %s", job.id, job.kind, job.attempts, error
+            )
             if job.highlight_id:
-                try:
+                with contextlib.suppress(KeyError):  # the highlight was deleted
                     self.book.update(job.highlight_id, status=FAILED, error=error)
-                except KeyError:
-                    pass
         else:
-            log.warning("job will retry id=%d kind=%s attempt=%d: %s", job.id, job.kind,
-                        job.attempts, error)
+            log.warning(
+                "job will retry id=%d kind=%s attempt=%d: %s", job.id, job.kind, job.attempts, error
+            )

@@ -37,14 +37,23 @@ _EPISODE_SELECT = (
 
 
 def _episode(row: sqlite3.Row) -> StoredEpisode:
-    chapters = tuple((float(c["start"]), str(c["title"]))
-                     for c in json.loads(row["chapters_json"] or "[]"))
+    chapters = tuple(
+        (float(c["start"]), str(c["title"])) for c in json.loads(row["chapters_json"] or "[]")
+    )
     return StoredEpisode(
-        id=row["id"], podcast_id=row["podcast_id"], podcast_title=row["podcast_title"],
-        guid=row["guid"], title=row["title"], enclosure_url=row["enclosure_url"],
-        published_at=row["published_at"], duration=row["duration"], local_path=row["local_path"],
-        transcript_url=row["transcript_url"], transcript_type=row["transcript_type"],
-        chapters=chapters, played=bool(row["played"]),
+        id=row["id"],
+        podcast_id=row["podcast_id"],
+        podcast_title=row["podcast_title"],
+        guid=row["guid"],
+        title=row["title"],
+        enclosure_url=row["enclosure_url"],
+        published_at=row["published_at"],
+        duration=row["duration"],
+        local_path=row["local_path"],
+        transcript_url=row["transcript_url"],
+        transcript_type=row["transcript_type"],
+        chapters=chapters,
+        played=bool(row["played"]),
     )
 
 
@@ -52,8 +61,14 @@ class Catalog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def save_podcast(self, feed_url: str, title: str, author: str = "", description: str = "",
-                     image_url: str | None = None) -> int:
+    def save_podcast(
+        self,
+        feed_url: str,
+        title: str,
+        author: str = "",
+        description: str = "",
+        image_url: str | None = None,
+    ) -> int:
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO podcasts (feed_url, title, author, description, image_url, added_at,"
@@ -65,11 +80,21 @@ class Catalog:
             row = conn.execute("SELECT id FROM podcasts WHERE feed_url = ?", (feed_url,)).fetchone()
         return int(row[0])
 
-    def save_episode(self, podcast_id: int, guid: str, title: str, enclosure_url: str, *,
-                     enclosure_type: str = "", description: str = "",
-                     published_at: str | None = None, duration: float | None = None,
-                     chapters_url: str | None = None, transcript_url: str | None = None,
-                     transcript_type: str | None = None) -> int:
+    def save_episode(
+        self,
+        podcast_id: int,
+        guid: str,
+        title: str,
+        enclosure_url: str,
+        *,
+        enclosure_type: str = "",
+        description: str = "",
+        published_at: str | None = None,
+        duration: float | None = None,
+        chapters_url: str | None = None,
+        transcript_url: str | None = None,
+        transcript_type: str | None = None,
+    ) -> int:
         """Insert or refresh an episode from its feed; keeps what the box learned
         itself (download, chapters, played)."""
         with self.db.transaction() as conn:
@@ -83,16 +108,30 @@ class Catalog:
                 " duration=coalesce(excluded.duration, duration),"
                 " chapters_url=excluded.chapters_url, transcript_url=excluded.transcript_url,"
                 " transcript_type=excluded.transcript_type",
-                (podcast_id, guid, title, description, published_at, enclosure_url,
-                 enclosure_type, duration, chapters_url, transcript_url, transcript_type),
+                (
+                    podcast_id,
+                    guid,
+                    title,
+                    description,
+                    published_at,
+                    enclosure_url,
+                    enclosure_type,
+                    duration,
+                    chapters_url,
+                    transcript_url,
+                    transcript_type,
+                ),
             )
-            row = conn.execute("SELECT id FROM episodes WHERE podcast_id = ? AND guid = ?",
-                               (podcast_id, guid)).fetchone()
+            row = conn.execute(
+                "SELECT id FROM episodes WHERE podcast_id = ? AND guid = ?", (podcast_id, guid)
+            ).fetchone()
         return int(row[0])
 
     def set_download(self, episode_id: int, local_path: str | None) -> None:
         with self.db.transaction() as conn:
-            conn.execute("UPDATE episodes SET local_path = ? WHERE id = ?", (local_path, episode_id))
+            conn.execute(
+                "UPDATE episodes SET local_path = ? WHERE id = ?", (local_path, episode_id)
+            )
 
     def set_chapters(self, episode_id: int, chapters: list[tuple[float, str]]) -> None:
         data = json.dumps([{"start": s, "title": t} for s, t in chapters])
@@ -112,15 +151,14 @@ class Catalog:
         return _episode(rows[0]) if rows else None
 
     def episode_by_source(self, source: str) -> StoredEpisode | None:
-        rows = self.db.query(f"{_EPISODE_SELECT} WHERE e.local_path = ? OR e.enclosure_url = ?",
-                             (source, source))
+        rows = self.db.query(
+            f"{_EPISODE_SELECT} WHERE e.local_path = ? OR e.enclosure_url = ?", (source, source)
+        )
         return _episode(rows[0]) if rows else None
 
     def episodes(self, unplayed_only: bool = False) -> list[StoredEpisode]:
         where = "WHERE e.played = 0" if unplayed_only else ""
-        rows = self.db.query(
-            f"{_EPISODE_SELECT} {where} ORDER BY e.published_at DESC, e.id DESC"
-        )
+        rows = self.db.query(f"{_EPISODE_SELECT} {where} ORDER BY e.published_at DESC, e.id DESC")
         return [_episode(r) for r in rows]
 
     def save_position(self, episode_id: int, position: float, duration: float | None) -> None:
@@ -134,8 +172,9 @@ class Catalog:
             )
 
     def position(self, episode_id: int) -> float:
-        rows = self.db.query("SELECT position FROM playback_positions WHERE episode_id = ?",
-                             (episode_id,))
+        rows = self.db.query(
+            "SELECT position FROM playback_positions WHERE episode_id = ?", (episode_id,)
+        )
         return float(rows[0][0]) if rows else 0.0
 
     def last_played(self) -> StoredEpisode | None:

@@ -61,7 +61,8 @@ class Database:
 
     def _migrate(self) -> None:
         self.connection.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)"
+            "CREATE TABLE IF NOT EXISTS schema_version"
+            " (version INTEGER PRIMARY KEY, applied_at TEXT)"
         )
         known = migrations()
         latest = known[-1][0] if known else 0

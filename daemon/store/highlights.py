@@ -44,21 +44,48 @@ class Highlight:
 
     def payload(self, device_id: str) -> HighlightPayload:
         return HighlightPayload(
-            id=self.id, version=self.version, status=self.status, device_id=device_id,
-            pressed_at=self.pressed_at, updated_at=self.updated_at,
-            input_source=self.input_source, podcast=self.podcast_title,
-            episode=self.episode_title, source_url=self.source_url,
-            press_position=round(self.press_position, 3), start=round(self.start, 3),
-            end=round(self.end, 3), transcript=self.transcript,
-            transcript_source=self.transcript_source, title=self.title,
-            takeaways=list(self.takeaways), clip_seconds=self.clip_seconds, error=self.error,
+            id=self.id,
+            version=self.version,
+            status=self.status,
+            device_id=device_id,
+            pressed_at=self.pressed_at,
+            updated_at=self.updated_at,
+            input_source=self.input_source,
+            podcast=self.podcast_title,
+            episode=self.episode_title,
+            source_url=self.source_url,
+            press_position=round(self.press_position, 3),
+            start=round(self.start, 3),
+            end=round(self.end, 3),
+            transcript=self.transcript,
+            transcript_source=self.transcript_source,
+            title=self.title,
+            takeaways=list(self.takeaways),
+            clip_seconds=self.clip_seconds,
+            error=self.error,
         )
 
 
 _COLUMNS = (
-    "id", "version", "episode_id", "podcast_title", "episode_title", "source_url", "status",
-    "input_source", "pressed_at", "press_position", "start", "end", "transcript",
-    "transcript_source", "title", "takeaways_json", "clip_path", "clip_seconds", "error",
+    "id",
+    "version",
+    "episode_id",
+    "podcast_title",
+    "episode_title",
+    "source_url",
+    "status",
+    "input_source",
+    "pressed_at",
+    "press_position",
+    "start",
+    "end",
+    "transcript",
+    "transcript_source",
+    "title",
+    "takeaways_json",
+    "clip_path",
+    "clip_seconds",
+    "error",
     "updated_at",
 )
 
@@ -96,8 +123,9 @@ class HighlightBook:
             outbox.enqueue(conn, "highlight", saved.payload(self.device_id).to_json())
         return saved
 
-    def update(self, highlight_id: str, conn: sqlite3.Connection | None = None,
-               **changes: object) -> Highlight:
+    def update(
+        self, highlight_id: str, conn: sqlite3.Connection | None = None, **changes: object
+    ) -> Highlight:
         """Apply ``changes``, bump the version, queue the payload: one transaction
         (or the caller's, when ``conn`` is given)."""
         if conn is None:
@@ -107,10 +135,15 @@ class HighlightBook:
         if current is None:
             raise KeyError(highlight_id)
         updated = dataclasses.replace(
-            current, version=current.version + 1, updated_at=utc_now(), **changes  # type: ignore[arg-type]
+            current,
+            version=current.version + 1,
+            updated_at=utc_now(),
+            **changes,  # type: ignore[arg-type]
         )
         assignments = ", ".join(f'"{c}" = ?' for c in _COLUMNS[1:])
-        conn.execute(f"UPDATE highlights SET {assignments} WHERE id = ?", (*_row(updated)[1:], updated.id))
+        conn.execute(
+            f"UPDATE highlights SET {assignments} WHERE id = ?", (*_row(updated)[1:], updated.id)
+        )
         outbox.enqueue(conn, "highlight", updated.payload(self.device_id).to_json())
         return updated
 

@@ -34,14 +34,21 @@ class Job:
 
 
 def _job(row: sqlite3.Row) -> Job:
-    return Job(**{k: row[k] for k in row.keys()})
+    return Job(**{k: row[k] for k in row.keys()})  # noqa: SIM118 (a Row is no dict)
 
 
-def enqueue(conn: sqlite3.Connection, kind: str, *, highlight_id: str | None = None,
-            episode_id: int | None = None, priority: int = SNIP_PRIORITY) -> int:
+def enqueue(
+    conn: sqlite3.Connection,
+    kind: str,
+    *,
+    highlight_id: str | None = None,
+    episode_id: int | None = None,
+    priority: int = SNIP_PRIORITY,
+) -> int:
     now = utc_now()
     cursor = conn.execute(
-        "INSERT INTO jobs (kind, highlight_id, episode_id, priority, status, created_at, updated_at)"
+        "INSERT INTO jobs (kind, highlight_id, episode_id, priority, status, created_at,"
+        " updated_at)"
         " VALUES (?, ?, ?, ?, 'queued', ?, ?)",
         (kind, highlight_id, episode_id, priority, now, now),
     )
@@ -84,8 +91,10 @@ class JobQueue:
 
     def finish(self, conn: sqlite3.Connection, job: Job) -> None:
         """Mark ``job`` done inside the caller's transaction (with the result it wrote)."""
-        conn.execute("UPDATE jobs SET status = 'done', last_error = NULL, updated_at = ? "
-                     "WHERE id = ?", (utc_now(), job.id))
+        conn.execute(
+            "UPDATE jobs SET status = 'done', last_error = NULL, updated_at = ? WHERE id = ?",
+            (utc_now(), job.id),
+        )
 
     def fail(self, job: Job, error: str, retry: bool = True) -> bool:
         """Record ``error``; requeue with backoff unless out of attempts. True if final."""
@@ -95,8 +104,13 @@ class JobQueue:
             conn.execute(
                 "UPDATE jobs SET status = ?, last_error = ?, run_after = ?, updated_at = ? "
                 "WHERE id = ?",
-                ("failed" if final else "queued", error[:500], time.time() + delay, utc_now(),
-                 job.id),
+                (
+                    "failed" if final else "queued",
+                    error[:500],
+                    time.time() + delay,
+                    utc_now(),
+                    job.id,
+                ),
             )
         return final
 

@@ -21,8 +21,15 @@ class OutboxMessage:
     retain: bool
 
 
-def enqueue(conn: sqlite3.Connection, topic: str, payload: bytes | None = None, *,
-            payload_file: str | None = None, qos: int = 1, retain: bool = False) -> int:
+def enqueue(
+    conn: sqlite3.Connection,
+    topic: str,
+    payload: bytes | None = None,
+    *,
+    payload_file: str | None = None,
+    qos: int = 1,
+    retain: bool = False,
+) -> int:
     cursor = conn.execute(
         "INSERT INTO outbox (topic, payload, payload_file, qos, retain, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -37,8 +44,12 @@ def unsent(db: Database, after_id: int = 0, limit: int = 100) -> list[OutboxMess
         "WHERE sent_at IS NULL AND id > ? ORDER BY id LIMIT ?",
         (after_id, limit),
     )
-    return [OutboxMessage(r["id"], r["topic"], r["payload"], r["payload_file"], r["qos"],
-                          bool(r["retain"])) for r in rows]
+    return [
+        OutboxMessage(
+            r["id"], r["topic"], r["payload"], r["payload_file"], r["qos"], bool(r["retain"])
+        )
+        for r in rows
+    ]
 
 
 def mark_sent(db: Database, message_id: int) -> None:

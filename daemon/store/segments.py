@@ -21,7 +21,7 @@ def save(conn: sqlite3.Connection, episode_id: int, transcript: Transcript) -> i
         if not seg.text.strip():
             continue
         overlap = conn.execute(
-            'SELECT count(*) FROM transcript_segments WHERE episode_id = ? AND start < ? '
+            "SELECT count(*) FROM transcript_segments WHERE episode_id = ? AND start < ? "
             'AND "end" > ? AND source = ?',
             (episode_id, seg.end, seg.start, "publisher"),
         ).fetchone()[0]
@@ -35,9 +35,15 @@ def save(conn: sqlite3.Connection, episode_id: int, transcript: Transcript) -> i
         conn.execute(
             'INSERT INTO transcript_segments (episode_id, start, "end", text, words_json, source,'
             " model) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (episode_id, seg.start, seg.end, seg.text.strip(),
-             json.dumps([[round(w.start, 3), round(w.end, 3), w.text] for w in seg.words]),
-             transcript.source, transcript.model),
+            (
+                episode_id,
+                seg.start,
+                seg.end,
+                seg.text.strip(),
+                json.dumps([[round(w.start, 3), round(w.end, 3), w.text] for w in seg.words]),
+                transcript.source,
+                transcript.model,
+            ),
         )
         count += 1
     return count
@@ -51,8 +57,12 @@ def between(db: Database, episode_id: int, start: float, end: float) -> Transcri
         (episode_id, start, end),
     )
     segments = tuple(
-        Segment(r["start"], r["end"], r["text"],
-                tuple(Word(float(a), float(b), str(t)) for a, b, t in json.loads(r["words_json"])))
+        Segment(
+            r["start"],
+            r["end"],
+            r["text"],
+            tuple(Word(float(a), float(b), str(t)) for a, b, t in json.loads(r["words_json"])),
+        )
         for r in rows
     )
     source = rows[0]["source"] if rows else ""
@@ -60,8 +70,9 @@ def between(db: Database, episode_id: int, start: float, end: float) -> Transcri
     return Transcript(segments=segments, source=source, model=model)
 
 
-def mark_transcribed(conn: sqlite3.Connection, episode_id: int, start: float, end: float,
-                     source: str) -> None:
+def mark_transcribed(
+    conn: sqlite3.Connection, episode_id: int, start: float, end: float, source: str
+) -> None:
     conn.execute(
         'INSERT INTO transcribed_spans (episode_id, start, "end", source) VALUES (?, ?, ?, ?)',
         (episode_id, start, end, source),

@@ -66,15 +66,20 @@ class LocalBroker:
         if self._dir is None:  # kept across restarts, so persistence survives them
             self._dir = Path(tempfile.mkdtemp(prefix="earmark-broker-"))
         conf = self._dir / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
-                 f"persistence_location {self._dir}/", "persistence true"]
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            f"persistence_location {self._dir}/",
+            "persistence true",
+        ]
         if os.geteuid() == 0:
             # as root mosquitto drops to its own user, which cannot read this folder
             lines.append("user root")
         conf.write_text("\n".join(lines) + "\n" + self.extra_config)
         self._log = (self._dir / "mosquitto.log").open("wb")
-        self._process = subprocess.Popen([binary, "-c", str(conf)], stdout=self._log,
-                                         stderr=subprocess.STDOUT)
+        self._process = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while not port_answers("127.0.0.1", self.port, 0.2):
             if self._process.poll() is not None or time.monotonic() > deadline:

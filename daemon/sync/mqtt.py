@@ -8,6 +8,7 @@ callbacks run on its network thread; the callbacks given here must not block.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import threading
@@ -31,9 +32,14 @@ class BrokerAddress:
 
 
 class MqttLink:
-    def __init__(self, address: BrokerAddress, base_topic: str, client_id: str,
-                 on_command: Callable[[str, bytes], None] | None = None,
-                 on_acked: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        base_topic: str,
+        client_id: str,
+        on_command: Callable[[str, bytes], None] | None = None,
+        on_acked: Callable[[int], None] | None = None,
+    ) -> None:
         self.address = address
         self.base_topic = base_topic.rstrip("/")
         self._on_command = on_command
@@ -41,8 +47,9 @@ class MqttLink:
         self._connected = threading.Event()
         self._ever_connected = False
         self._stopping = False
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=paho.MQTTv5)
+        self.client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
+        )
         if address.username:
             self.client.username_pw_set(address.username, address.password)
         if address.tls:
@@ -69,8 +76,9 @@ class MqttLink:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
-    def publish(self, relative_topic: str, payload: bytes, qos: int = 1,
-                retain: bool = False) -> int | None:
+    def publish(
+        self, relative_topic: str, payload: bytes, qos: int = 1, retain: bool = False
+    ) -> int | None:
         """Send a message; the message id to watch for its PUBACK, or None if not sent."""
         if not self.connected:
             return None
@@ -83,19 +91,24 @@ class MqttLink:
         self._stopping = True
         if self.connected:
             info = self.client.publish(self.topic("status"), b"offline", qos=1, retain=True)
-            try:
+            with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(2)
-            except (RuntimeError, ValueError):
-                pass
         self.client.disconnect()
         self.client.loop_stop()
 
     # paho callbacks (network thread)
-    def _connected_cb(self, client: paho.Client, userdata: object, flags: object,
-                      reason: paho.ReasonCode, properties: object) -> None:
+    def _connected_cb(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: object,
+        reason: paho.ReasonCode,
+        properties: object,
+    ) -> None:
         if reason.is_failure:
-            log.warning("mqtt connect refused by %s:%s: %s", self.address.host,
-                        self.address.port, reason)
+            log.warning(
+                "mqtt connect refused by %s:%s: %s", self.address.host, self.address.port, reason
+            )
             return
         self._connected.set()
         again = " again" if self._ever_connected else ""
@@ -104,24 +117,39 @@ class MqttLink:
         client.publish(self.topic("status"), b"online", qos=1, retain=True)
         client.subscribe(self.topic("cmd/+"), qos=1)
 
-    def _disconnected_cb(self, client: paho.Client, userdata: object, flags: object,
-                         reason: paho.ReasonCode, properties: object) -> None:
+    def _disconnected_cb(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: object,
+        reason: paho.ReasonCode,
+        properties: object,
+    ) -> None:
         if self._connected.is_set() and not self._stopping:
-            log.warning("mqtt disconnected from %s:%s: %s; will retry", self.address.host,
-                        self.address.port, reason)
+            log.warning(
+                "mqtt disconnected from %s:%s: %s; will retry",
+                self.address.host,
+                self.address.port,
+                reason,
+            )
         self._connected.clear()
 
-    def _published_cb(self, client: paho.Client, userdata: object, mid: int,
-                      reason: paho.ReasonCode, properties: object) -> None:
+    def _published_cb(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reason: paho.ReasonCode,
+        properties: object,
+    ) -> None:
         if self._on_acked is not None and not reason.is_failure:
             self._on_acked(mid)
 
-    def _message_cb(self, client: paho.Client, userdata: object,
-                    message: paho.MQTTMessage) -> None:
+    def _message_cb(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
         prefix = self.topic("cmd/")
         if self._on_command is None or not message.topic.startswith(prefix):
             return
-        action = message.topic[len(prefix):]
+        action = message.topic[len(prefix) :]
         if action == "result":
             return  # our own answers
-        self._on_command(action, message.payload)
+        self._on_command(action, bytes(message.payload))

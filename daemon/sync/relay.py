@@ -46,8 +46,10 @@ class OutboxRelay:
     def stop(self, flush_seconds: float = 2.0) -> None:
         """Give what is queued a short chance to leave, then stop."""
         deadline = time.monotonic() + flush_seconds
-        while self.link.connected and time.monotonic() < deadline and (
-            self._inflight or outbox.pending_count(self.db)
+        while (
+            self.link.connected
+            and time.monotonic() < deadline
+            and (self._inflight or outbox.pending_count(self.db))
         ):
             self._wake.set()
             time.sleep(0.05)
