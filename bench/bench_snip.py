@@ -31,9 +31,7 @@ def _bare_seconds(episode: Path, start: float, end: float) -> float:
 
     from earmark.transcribe.local import pinned_model_path
 
-    model = WhisperModel(
-        str(pinned_model_path()), device="cpu", compute_type="int8", cpu_threads=1
-    )
+    model = WhisperModel(str(pinned_model_path()), device="cpu", compute_type="int8", cpu_threads=1)
     audio = decode_audio(str(episode))[int(start * 16000) : int(end * 16000)]
     began = time.perf_counter()
     segments, _ = model.transcribe(

@@ -53,11 +53,16 @@ def make_episode(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Epis
     """Make an episode file from known sentences (cached across tests)."""
     out_root = tmp_path_factory.mktemp("episodes")
 
-    def make(sentences: Sequence[str] = GARDEN_SENTENCES, name: str = "episode.mp3",
-             chapters: Sequence[Chapter] = (), pause: float = 0.7) -> Episode:
+    def make(
+        sentences: Sequence[str] = GARDEN_SENTENCES,
+        name: str = "episode.mp3",
+        chapters: Sequence[Chapter] = (),
+        pause: float = 0.7,
+    ) -> Episode:
         audio = synthesize(sentences, SPEECH_CACHE, pause=pause)
-        path = encode(audio.wav, out_root / name, title=name, chapters=chapters,
-                      duration=audio.duration)
+        path = encode(
+            audio.wav, out_root / name, title=name, chapters=chapters, duration=audio.duration
+        )
         return Episode(path, audio, tuple(chapters))
 
     return make
@@ -133,7 +138,12 @@ def write_config(tmp_path: Path, data_dir: Path) -> Callable[..., Path]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    missing = [tool for tool in ("mpv", "mosquitto", "ffmpeg", "espeak-ng", "sox")
-               if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()]
+    missing = [
+        tool
+        for tool in ("mpv", "mosquitto", "ffmpeg", "espeak-ng", "sox")
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()
+    ]
     if missing:
-        raise pytest.UsageError(f"missing system tools: {', '.join(missing)}; run ./earmark.sh test")
+        raise pytest.UsageError(
+            f"missing system tools: {', '.join(missing)}; run ./earmark.sh test"
+        )

@@ -15,8 +15,12 @@ from .support import wait_for
 
 def earmark(config: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """Run one ``earmark`` CLI command and return what it did."""
-    return subprocess.run([sys.executable, "-m", "earmark", "-c", str(config), *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "earmark", "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 class Daemon:
@@ -27,7 +31,9 @@ class Daemon:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "earmark", "-c", str(config), "run"],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
 
     @property

@@ -15,8 +15,12 @@ import paho.mqtt.client as mqtt
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
-             what: str = "condition") -> T:
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -31,8 +35,9 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
 class MqttListener:
     """A real paho client that records every message under ``topic``."""
 
-    def __init__(self, port: int, topic: str = "#", client_id: str = "",
-                 persistent: bool = False) -> None:
+    def __init__(
+        self, port: int, topic: str = "#", client_id: str = "", persistent: bool = False
+    ) -> None:
         """``persistent``: a session the broker keeps (and queues QoS 1 messages for)
         while this listener is away."""
         from paho.mqtt.packettypes import PacketTypes
@@ -41,8 +46,9 @@ class MqttListener:
         self.messages: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message
@@ -50,8 +56,7 @@ class MqttListener:
         if persistent:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = 600
-        self.client.connect("127.0.0.1", port, clean_start=not persistent,
-                            properties=properties)
+        self.client.connect("127.0.0.1", port, clean_start=not persistent, properties=properties)
         self.client.loop_start()
         if not self._subscribed.wait(10):
             raise AssertionError("test MQTT listener could not subscribe")
@@ -92,14 +97,20 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return previous[-1] / max(1, len(ref))
 
 
-def write_feed(root: Path, base_url: str, title: str,
-               episodes: list[tuple[str, str, str]], name: str = "feed.xml") -> str:
+def write_feed(
+    root: Path,
+    base_url: str,
+    title: str,
+    episodes: list[tuple[str, str, str]],
+    name: str = "feed.xml",
+) -> str:
     """Write a small RSS feed into ``root``: episodes are (guid, title, file name),
     newest first. Returns the feed's URL."""
     items = "\n".join(
         f"""<item><guid>{guid}</guid><title>{ep_title}</title>
         <pubDate>Mon, {10 - i:02d} Nov 2026 08:00:00 +0000</pubDate>
-        <enclosure url="{base_url}/{file}" type="audio/mpeg" length="{(root / file).stat().st_size}"/>
+        <enclosure url="{base_url}/{file}" type="audio/mpeg"
+         length="{(root / file).stat().st_size}"/>
         </item>"""
         for i, (guid, ep_title, file) in enumerate(episodes)
     )

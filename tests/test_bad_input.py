@@ -28,8 +28,9 @@ def feed_url(tmp_path: Path, garden_episode: Episode):  # type: ignore[no-untype
     root.mkdir()
     shutil.copy(garden_episode.path, root / "garden.mp3")
     with FileServer(root) as server:
-        yield write_feed(root, server.base_url, "The Slow Garden",
-                         [("garden-1", "Compost", "garden.mp3")])
+        yield write_feed(
+            root, server.base_url, "The Slow Garden", [("garden-1", "Compost", "garden.mp3")]
+        )
 
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
@@ -66,8 +67,9 @@ def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
 
 def test_missing_model_path_is_named_by_config_check(tmp_path: Path) -> None:
     config = tmp_path / "earmark.yaml"
-    config.write_text(f"data_dir: {tmp_path}/data\ntranscription:\n"
-                      f"  model_path: {tmp_path}/no-model\n")
+    config.write_text(
+        f"data_dir: {tmp_path}/data\ntranscription:\n  model_path: {tmp_path}/no-model\n"
+    )
     result = earmark(config, "config", "check")
     assert result.returncode == 2
     assert f"{config}:3: key 'transcription.model_path'" in result.stderr
@@ -111,8 +113,9 @@ def test_local_broker_port_taken_by_something_else_keeps_the_speaker_playing(
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        config = write_config({"mqtt": {"local_port": port},
-                               "library": {"demo": False, "feeds": [feed_url]}})
+        config = write_config(
+            {"mqtt": {"local_port": port}, "library": {"demo": False, "feeds": [feed_url]}}
+        )
         daemon = Daemon(config, tmp_path / "daemon.log")
         try:
             daemon.wait_playing()
@@ -133,8 +136,12 @@ def test_snip_saved_while_broker_is_down_is_published_when_it_returns(
     MqttListener(port, "earmark/#", client_id="dashboard", persistent=True).close()
     broker.stop()
 
-    config = write_config({"mqtt": {"host": "127.0.0.1", "port": port},
-                           "library": {"demo": False, "feeds": [feed_url]}})
+    config = write_config(
+        {
+            "mqtt": {"host": "127.0.0.1", "port": port},
+            "library": {"demo": False, "feeds": [feed_url]},
+        }
+    )
     daemon = Daemon(config, tmp_path / "daemon.log")
     try:
         daemon.wait_playing(min_position=1)
@@ -147,6 +154,7 @@ def test_snip_saved_while_broker_is_down_is_published_when_it_returns(
         broker.start()
         listener = MqttListener(port, "earmark/#", client_id="dashboard", persistent=True)
         try:
+
             def done() -> bool:
                 return any(
                     m.topic.endswith("/highlight")
@@ -154,6 +162,7 @@ def test_snip_saved_while_broker_is_down_is_published_when_it_returns(
                     and HighlightPayload.from_json(m.payload).status == "done"
                     for m in list(listener.messages)
                 )
+
             wait_for(done, 60, 0.2, "the highlight after the broker returned")
             wait_for(lambda: daemon.status()["outbox_pending"] == 0, 30, 0.2, "an empty outbox")
         finally:

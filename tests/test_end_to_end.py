@@ -27,25 +27,30 @@ def podcast(tmp_path: Path, garden_episode: Episode) -> Iterator[tuple[FileServe
     root.mkdir()
     shutil.copy(garden_episode.path, root / "garden.mp3")
     with FileServer(root) as server:
-        url = write_feed(root, server.base_url, "The Slow Garden",
-                         [("garden-1", "Compost", "garden.mp3")])
+        url = write_feed(
+            root, server.base_url, "The Slow Garden", [("garden-1", "Compost", "garden.mp3")]
+        )
         yield server, url
 
 
 @pytest.fixture
 def daemon_config(write_config: Callable[..., Path], broker, podcast) -> Path:  # type: ignore[no-untyped-def]
     _, feed_url = podcast
-    return write_config({
-        "mqtt": {"host": "127.0.0.1", "port": broker.port},
-        "library": {"demo": False, "feeds": [feed_url]},
-        "snip": {"before": 15, "after": 5},
-    })
+    return write_config(
+        {
+            "mqtt": {"host": "127.0.0.1", "port": broker.port},
+            "library": {"demo": False, "feeds": [feed_url]},
+            "snip": {"before": 15, "after": 5},
+        }
+    )
 
 
 def done_highlights(listener: MqttListener) -> list[HighlightPayload]:
-    return [HighlightPayload.from_json(m.payload) for m in listener.messages
-            if m.topic.endswith("/highlight")
-            and HighlightPayload.from_json(m.payload).status == "done"]
+    return [
+        HighlightPayload.from_json(m.payload)
+        for m in listener.messages
+        if m.topic.endswith("/highlight") and HighlightPayload.from_json(m.payload).status == "done"
+    ]
 
 
 def test_snip_travels_from_cli_to_mqtt_with_the_spoken_words(
@@ -68,11 +73,17 @@ def test_snip_travels_from_cli_to_mqtt_with_the_spoken_words(
         assert expected, "the window holds whole sentences"
         wer = word_error_rate(expected, highlight.transcript or "")
         assert wer <= 0.15, (wer, expected, highlight.transcript)
-        statuses = [HighlightPayload.from_json(m.payload).status for m in mqtt_listener.messages
-                    if m.topic.endswith("/highlight")]
+        statuses = [
+            HighlightPayload.from_json(m.payload).status
+            for m in mqtt_listener.messages
+            if m.topic.endswith("/highlight")
+        ]
         assert statuses[:4] == ["pending", "clipped", "transcribed", "done"]
-        wait_for(lambda: any(m.topic.endswith(f"/clip/{highlight.id}")
-                             for m in mqtt_listener.messages), 10, what="the clip")
+        wait_for(
+            lambda: any(m.topic.endswith(f"/clip/{highlight.id}") for m in mqtt_listener.messages),
+            10,
+            what="the clip",
+        )
     finally:
         started = time.monotonic()
         code = daemon.terminate()

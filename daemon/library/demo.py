@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from earmark.library.speech import Chapter, SpokenSentence, encode, synthesize
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from typing import Any
 from xml.parsers import expat
 
 import feedparser
+
 from earmark.errors import FeedError
 from earmark.library.download import DownloadError, fetch_bytes
 

@@ -13,6 +13,7 @@ import threading
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
@@ -30,7 +31,7 @@ class FileServer:
         server = self
 
         class Handler(_RangeHandler):
-            def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, directory=str(server.root), **kwargs)
 
             file_server = server

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
 from earmark.library.demo import DemoShow, build_demo, build_demo_show
 from earmark.library.fileserver import FileServer
 from earmark.sync.broker import free_port

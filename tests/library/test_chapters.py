@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from earmark.errors import FeedError
 from earmark.library.chapters import (
     Chapter,

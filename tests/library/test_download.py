@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+
 from earmark.library.download import DownloadError, download, file_name
 from earmark.library.fileserver import FileServer
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from earmark.errors import FeedError
 from earmark.library.feeds import PublisherTranscript, fetch_feed, parse_duration, parse_feed
 from earmark.library.fileserver import FileServer

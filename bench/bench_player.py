@@ -1,0 +1,247 @@
+"""The player: command latency, bytes fetched by a far stream seek, CPU cost.
+
+Each figure has its baseline measured in the same run: bare python-mpv for
+latency, the file size for the seek, the bare ``mpv`` command for CPU.
+"""
+
+from __future__ import annotations
+
+import locale
+import resource
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import mpv
+
+from bench import Figure
+from earmark.config.model import PlayerConfig
+from earmark.library.fileserver import FileServer
+from earmark.player import Player, PlayerEvents, PlayerState
+
+WORK = Path(tempfile.gettempdir()) / "earmark-bench-player"
+ROUNDS = 25
+# the measured span of the CPU figure: 20 s of audio keeps the whole run near a minute
+CPU_SPAN = 20.0
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+def _media() -> tuple[Path, Path]:
+    """A one-minute 128 kbps MP3 and a ≈ 100 MB one made of 105 copies of it."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    minute, big = WORK / "minute.mp3", WORK / "www" / "big.mp3"
+    if not minute.exists():
+        _ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=330:duration=60",
+            "-ac",
+            "2",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            str(minute),
+        )
+    if not big.exists():
+        big.parent.mkdir(exist_ok=True)
+        listing = WORK / "big.txt"
+        listing.write_text(f"file '{minute}'\n" * 105)
+        _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(big))
+    return minute, big
+
+
+def _stats(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+
+
+def _bare_round_trip(path: Path) -> list[float]:
+    """Set ``pause`` on bare python-mpv and wait for the observed change."""
+    locale.setlocale(locale.LC_NUMERIC, "C")
+    core = mpv.MPV(ao="null", vo="null", video=False, ytdl=False)
+    changed = threading.Event()
+    core.observe_property("pause", lambda name, value: changed.set())
+    core.loadfile(str(path))
+    core.wait_for_event("file-loaded", timeout=10)
+    samples = []
+    for i in range(ROUNDS * 2):
+        changed.clear()
+        started = time.perf_counter()
+        core.pause = i % 2 == 0
+        changed.wait(5)
+        samples.append(time.perf_counter() - started)
+    core.terminate()
+    return samples
+
+
+class _Waiter:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.state: PlayerState | None = None
+
+    def on_state(self, state: PlayerState) -> None:
+        with self._cond:
+            self.state = state
+            self._cond.notify_all()
+
+    def timed(self, command: Callable[[], None], until: Callable[[PlayerState], bool]) -> float:
+        started = time.perf_counter()
+        command()
+        with self._cond:
+            self._cond.wait_for(lambda: self.state is not None and until(self.state), 10)
+        return time.perf_counter() - started
+
+
+def _player_latency(path: Path) -> dict[str, list[float]]:
+    waiter = _Waiter()
+    player = Player(PlayerConfig(audio_output="null"), PlayerEvents(on_state=waiter.on_state))
+    source = str(path)
+    out: dict[str, list[float]] = {"play": [], "pause": [], "seek": []}
+    try:
+        for i in range(ROUNDS):
+            start = float(i % 40)
+            out["play"].append(
+                waiter.timed(
+                    lambda s=start: player.play(source, s),
+                    lambda st, s=start: st.status == "playing" and abs(st.position - s) < 1,
+                )
+            )
+            out["pause"].append(waiter.timed(player.pause, lambda st: st.status == "paused"))
+            target = 50.0 - i
+            out["seek"].append(
+                waiter.timed(
+                    lambda t=target: player.seek(t), lambda st, t=target: abs(st.position - t) < 0.3
+                )
+            )
+            player.resume()
+    finally:
+        player.close()
+    return out
+
+
+def _seek_fraction(big: Path, cap_send_buffer: bool) -> float:
+    with FileServer(big.parent) as server:
+        if cap_send_buffer:
+            # count what crosses the network, not what a local sender queues in its
+            # kernel buffer and the reader never takes (FileServer has no option yet)
+            server._httpd.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        player = Player(PlayerConfig(audio_output="null"))
+        try:
+            player.play(server.url(big.name))
+            _wait(lambda: player.snapshot().status == "playing" and player.snapshot().duration)
+            duration = player.snapshot().duration or 0.0
+            player.seek(duration * 0.9)
+            _wait(lambda: player.snapshot().position > duration * 0.9 + 0.5)
+        finally:
+            player.close()
+        return server.bytes_sent / big.stat().st_size
+
+
+def _wait(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("benchmark timed out")
+        time.sleep(0.01)
+
+
+def _cpu_ours(path: Path) -> float:
+    player = Player(PlayerConfig(audio_output="null"))
+    try:
+        player.play(str(path))
+        _wait(lambda: player.snapshot().status == "playing")
+        before = time.process_time()
+        _wait(lambda: player.snapshot().position >= CPU_SPAN, timeout=CPU_SPAN + 10)
+        return time.process_time() - before
+    finally:
+        player.close()
+
+
+def _cpu_bare(path: Path) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(
+        [
+            "mpv",
+            "--no-config",
+            "--ao=null",
+            "--vo=null",
+            "--really-quiet",
+            f"--length={CPU_SPAN}",
+            str(path),
+        ],
+        check=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run() -> list[Figure]:
+    minute, big = _media()
+    bare_median, bare_p95 = _stats(_bare_round_trip(minute))
+    figures = [
+        Figure(
+            "player: bare python-mpv property round trip, median",
+            bare_median * 1e3,
+            "ms",
+            "",
+            "baseline for the latencies below",
+        )
+    ]
+    for name, samples in _player_latency(minute).items():
+        median, p95 = _stats(samples)
+        figures += [
+            Figure(
+                f"player: {name} -> state, median",
+                median * 1e3,
+                "ms",
+                "",
+                f"{median / bare_median:.1f}x bare round trip",
+            ),
+            Figure(
+                f"player: {name} -> state, p95",
+                p95 * 1e3,
+                "ms",
+                "",
+                f"{p95 / bare_p95:.1f}x bare p95 {bare_p95 * 1e3:.2f} ms",
+            ),
+        ]
+    size_mb = big.stat().st_size / 1e6
+    figures.append(
+        Figure(
+            "player: far seek (90 %) in a stream, bytes sent / size",
+            _seek_fraction(big, cap_send_buffer=True),
+            "ratio",
+            "<= 0.05",
+            f"{size_mb:.0f} MB file, server send buffer 64 KiB",
+        )
+    )
+    figures.append(
+        Figure(
+            "player: same, default kernel send buffer",
+            _seek_fraction(big, cap_send_buffer=False),
+            "ratio",
+            "",
+            "counts bytes queued in the local socket buffer",
+        )
+    )
+    ours, bare = _cpu_ours(minute), _cpu_bare(minute)
+    figures.append(
+        Figure(
+            f"player: CPU for {CPU_SPAN:.0f}s of audio / bare mpv",
+            ours / bare,
+            "ratio",
+            "<= 1.5",
+            f"ours {ours:.2f}s, mpv --ao=null {bare:.2f}s",
+        )
+    )
+    return figures
