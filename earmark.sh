@@ -63,7 +63,6 @@ run_tests() {
     say "lint";            "$VENV/bin/ruff" check daemon device dashboard tests bench
     say "format";          "$VENV/bin/ruff" format --check daemon device dashboard tests bench
     say "types";           "$VENV/bin/mypy" daemon device
-    say "architecture";    "$VENV/bin/lint-imports"
     say "tests"
     set +e
     "$VENV/bin/python" -m pytest "$@"

@@ -11,25 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from earmark import doctor
+from earmark import device, doctor
 from earmark.actions import Action, InputEvent
 from earmark.config import Config
 from earmark.control import ControlServer
 from earmark.errors import EarmarkError
 from earmark.library.fileserver import FileServer
+from earmark.library.publisher import PublisherTranscripts
 from earmark.library.subscriptions import Subscriptions
 from earmark.payloads import SCHEMA
 from earmark.playback import Playback
 from earmark.snip.capture import Capturer, NowPlaying
+from earmark.snip.lookahead import KIND as LOOKAHEAD_KIND
+from earmark.snip.lookahead import Listening, LookAhead
 from earmark.snip.pipeline import SnipPipeline
-from earmark.snip.worker import JobWorker
+from earmark.snip.worker import JobWorker, Runner
 from earmark.store import outbox
 from earmark.store.catalog import Catalog
 from earmark.store.database import Database
@@ -68,13 +73,18 @@ class Speaker:
             ExtractiveSummarizer(),
             config.data_dir / "clips",
             snap_to_sentences=config.snip.snap_to_sentences,
+            publisher_words=PublisherTranscripts(self.db, self.catalog).ensure,
         )
-        self.worker = JobWorker(
+        self.lookahead = LookAhead(
+            self.db,
             self.jobs,
-            self.book,
-            {k: self.pipeline.run for k in self.pipeline.handlers},
-            on_change=self._outbox_changed,
+            self.transcriber,
+            self._listening,
+            mode=config.transcription.lookahead,
         )
+        runners: dict[str, Runner] = {kind: self.pipeline.run for kind in self.pipeline.handlers}
+        runners[LOOKAHEAD_KIND] = self.lookahead.run
+        self.worker = JobWorker(self.jobs, self.book, runners, on_change=self._outbox_changed)
         self.broker: LocalBroker | None = None
         self.link = MqttLink(
             self._broker_address(),
@@ -92,6 +102,7 @@ class Speaker:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = asyncio.Event()
         self.playback: Playback | None = None
+        self.inputs: device.Inputs | None = None
 
     # -- wiring helpers ---------------------------------------------------------
     def _broker_address(self) -> BrokerAddress:
@@ -115,6 +126,21 @@ class Speaker:
                 self._transcriber = build_transcriber(self.config.transcription)
             return self._transcriber
 
+    def _listening(self) -> Listening:
+        """What plays now, for the look-ahead (called on the worker thread)."""
+        if self.playback is None:
+            return Listening(None, None, 0.0, None, False)
+        state = self.playback.snapshot()
+        local = state.source if state.source and "://" not in state.source else None
+        return Listening(
+            state.episode_id, local, state.position, state.duration, state.status == "playing"
+        )
+
+    def _episode_started(self, episode_id: int) -> None:
+        """Called on the player's thread when a new episode begins."""
+        if self.lookahead.follow(episode_id):
+            self.worker.notify()
+
     def _acked(self, mid: int) -> None:
         self.relay.acked(mid)
 
@@ -134,8 +160,13 @@ class Speaker:
         self.link.start()
         self.relay.start()
         self.worker.start()
-        self.playback = Playback(self.config, self.catalog, self.link, self._on_loop)
+        self.playback = Playback(
+            self.config, self.catalog, self.link, self._on_loop, on_episode=self._episode_started
+        )
         self.playback.start()
+        self.inputs = device.build_inputs(self.config.inputs, self.on_input)
+        self.inputs.start()
+        self._light_task = asyncio.get_running_loop().create_task(self._keep_light())
         asyncio.get_running_loop().create_task(self._prepare_library())
         log.info(
             "earmark started device=%s data=%s control=%s",
@@ -194,8 +225,31 @@ class Speaker:
         feed = build_demo(folder, self.demo_server.base_url)
         self.subscriptions.refresh(self.demo_server.url(feed.name), stored_as=DEMO_FEED_ID)
 
+    async def _keep_light(self) -> None:
+        """Keep the status LED in step: error, no network, transcribing, playing, idle."""
+        while True:
+            if self.inputs is not None and self.inputs.light is not None:
+                self.inputs.light.show(self._light_state())
+            await asyncio.sleep(0.5)
+
+    def _light_state(self) -> device.LightState:
+        state = self.playback.snapshot() if self.playback else None
+        if state is not None and state.status == "error":
+            return device.LightState.ERROR
+        if not self.link.connected:
+            return device.LightState.NO_NETWORK
+        if self.worker.busy:
+            return device.LightState.TRANSCRIBING
+        if state is not None and state.status == "playing":
+            return device.LightState.PLAYING
+        return device.LightState.IDLE
+
     async def stop(self) -> None:
         log.info("earmark stopping")
+        if getattr(self, "_light_task", None) is not None:
+            self._light_task.cancel()
+        if self.inputs is not None:
+            self.inputs.stop()
         if self.playback is not None:
             self.playback.stop()
         await self.control.stop()
@@ -213,12 +267,17 @@ class Speaker:
         log.info("earmark stopped")
 
     # -- what the listener asks -------------------------------------------------
-    def snip(self, source: str) -> dict[str, Any]:
+    def snip(self, source: str, pressed: float | None = None) -> dict[str, Any]:
+        """Save the moment of the press (monotonic ``pressed``; default now)."""
         if self.playback is None:
             raise EarmarkError("the player is not ready yet")
         state = self.playback.snapshot()
         if not state.source:
             raise EarmarkError("nothing is playing, so there is no moment to save")
+        if pressed is not None and state.status == "playing":
+            # a gesture is known only after its double-press window: go back to the press
+            late = max(0.0, time.monotonic() - pressed) * state.speed
+            state = dataclasses.replace(state, position=max(0.0, state.position - late))
         episode = self.catalog.episode(state.episode_id) if state.episode_id else None
         highlight, new = self.capturer.capture(
             NowPlaying(
@@ -234,6 +293,8 @@ class Speaker:
         self.worker.notify()
         self.relay.notify()
         self.playback.earcon("snip")
+        if self.inputs is not None and self.inputs.light is not None:
+            self.inputs.light.flash(device.LightState.SNIP_SAVED)
         return {
             "ok": True,
             "new": new,
@@ -246,7 +307,7 @@ class Speaker:
     def act(self, event: InputEvent) -> dict[str, Any]:
         """Carry out one listener action from any input."""
         if event.action is Action.SNIP:
-            return self.snip(event.source)
+            return self.snip(event.source, pressed=event.at)
         if self.playback is None:
             raise EarmarkError("the player is not ready yet")
         return {"ok": True, "message": self.playback.act(event.action)}
@@ -353,4 +414,27 @@ def run(config: Config) -> int:
 
 
 def watch_inputs(config: Config) -> int:
-    raise EarmarkError("earmark inputs --watch is not wired yet")
+    """``earmark inputs --watch``: print devices and key events until Ctrl-C."""
+    from earmark.device.watch import watch
+
+    stop = threading.Event()
+    for line in device.permission_advice():
+        print(f"note: {line}")
+    print("watching inputs; press keys on your headphones or the box (Ctrl-C to stop)")
+    try:
+        watch(config.inputs, print, stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def doctor_checks() -> tuple[tuple[str, doctor.Check], ...]:
+    """The hardware checks, which only the composition root may build."""
+
+    def inputs(cfg: Config) -> str:
+        advice = device.permission_advice()
+        if advice:
+            raise EarmarkError("; ".join(advice))
+        return "input devices and GPIO readable"
+
+    return (("inputs", inputs),)

@@ -91,10 +91,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from earmark import doctor
+    from earmark import app, doctor
 
     cfg = _load(args)
-    return doctor.run(cfg, print)
+    return doctor.run(cfg, print, extra=app.doctor_checks())
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

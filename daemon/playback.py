@@ -23,7 +23,14 @@ OnLoop = Callable[..., None]
 
 
 class Playback:
-    def __init__(self, config: Config, catalog: Catalog, link: MqttLink, on_loop: OnLoop) -> None:
+    def __init__(
+        self,
+        config: Config,
+        catalog: Catalog,
+        link: MqttLink,
+        on_loop: OnLoop,
+        on_episode: Callable[[int], None] = lambda episode_id: None,
+    ) -> None:
         self.config = config
         self.settings = config.player
         self.catalog = catalog
@@ -31,6 +38,8 @@ class Playback:
         self.on_loop = on_loop
         self.player: Player | None = None
         self.earcons: Any = None
+        self.on_episode = on_episode
+        self._episode_id: int | None = None
 
     def start(self) -> None:
         events = PlayerEvents(
@@ -158,6 +167,12 @@ class Playback:
             self.catalog.mark_played(progress.episode_id)
 
     def _publish_state(self, state: PlayerState) -> None:
+        # (re)start the look-ahead whenever an episode starts or resumes playing
+        playing = state.episode_id if state.status == "playing" else None
+        if playing != self._episode_id:
+            self._episode_id = playing
+            if playing is not None:
+                self.on_episode(playing)
         episode = self.catalog.episode(state.episode_id) if state.episode_id else None
         payload = StatePayload(
             status=state.status.value,

@@ -524,7 +524,8 @@ class Player:
                     self._chapters = clean_chapters(load.chapters, self._duration)
                 out = self._state_changed()
             elif name == "pause" and value is not None:
-                load.paused = bool(value)
+                # load.paused stays what the listener asked for: events of a burst of
+                # toggles arrive late, and the last one matches the last request
                 if self._status in (Status.PLAYING, Status.PAUSED):
                     self._status = Status.PAUSED if value else Status.PLAYING
                 out = self._state_changed() + (self._progress() if value else [])

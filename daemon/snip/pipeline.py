@@ -44,7 +44,7 @@ class SnipPipeline:
         summarizer: Summarizer,
         clips_dir: Path,
         snap_to_sentences: bool = True,
-        publisher_words: Callable[[int], None] | None = None,
+        publisher_words: Callable[[int], object] | None = None,
     ) -> None:
         self.db = db
         self.book = book
@@ -84,13 +84,16 @@ class SnipPipeline:
         return highlight.source_url
 
     def _clip(self, job: Job, highlight: Highlight) -> None:
+        start, end = self._known_sentences(highlight)
         out = self.clips_dir / f"{highlight.id}.opus"
-        seconds = clip.cut(self._source(highlight), highlight.start, highlight.end, out)
+        seconds = clip.cut(self._source(highlight), start, end, out)
         with self.db.transaction() as conn:
             self.book.update(
                 highlight.id,
                 conn,
                 status=CLIPPED,
+                start=start,
+                end=end,
                 clip_path=str(out),
                 clip_seconds=seconds,
                 error=None,
@@ -98,6 +101,23 @@ class SnipPipeline:
             job_table.enqueue(conn, "transcribe", highlight_id=highlight.id, priority=job.priority)
             self.queue.finish(conn, job)
         log.info("snip clipped id=%s seconds=%.1f", highlight.id, seconds)
+
+    def _known_sentences(self, highlight: Highlight) -> tuple[float, float]:
+        """The window snapped to whole sentences when its words are already stored
+        (the look-ahead got there first), so the clip is cut once, to its final edges."""
+        episode_id = highlight.episode_id
+        if not self.snap or episode_id is None:
+            return highlight.start, highlight.end
+        if not segments.covers(self.db, episode_id, highlight.start, highlight.end):
+            return highlight.start, highlight.end
+        words = segments.between(
+            self.db,
+            episode_id,
+            max(0.0, highlight.start - SNAP_MARGIN),
+            highlight.end + SNAP_MARGIN,
+        )
+        snapped = snap_to_sentences(words, highlight.start, highlight.end)
+        return snapped.start, snapped.end
 
     def _transcribe(self, job: Job, highlight: Highlight) -> None:
         words = self._words(highlight)

@@ -44,13 +44,14 @@ def enqueue(
     highlight_id: str | None = None,
     episode_id: int | None = None,
     priority: int = SNIP_PRIORITY,
+    delay: float = 0.0,
 ) -> int:
     now = utc_now()
+    run_after = time.time() + delay if delay > 0 else 0.0
     cursor = conn.execute(
-        "INSERT INTO jobs (kind, highlight_id, episode_id, priority, status, created_at,"
-        " updated_at)"
-        " VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-        (kind, highlight_id, episode_id, priority, now, now),
+        "INSERT INTO jobs (kind, highlight_id, episode_id, priority, status, run_after,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+        (kind, highlight_id, episode_id, priority, run_after, now, now),
     )
     return int(cursor.lastrowid or 0)
 

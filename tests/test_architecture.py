@@ -1,0 +1,70 @@
+"""The architecture, checked: the core imports no hardware and no dashboard
+(the composition root ``earmark.app`` is the one exception), and the device
+adapters reach the core only through actions, config and errors.
+
+import-linter cannot check this here: its graph follows folders, and our
+package-dir mapping puts ``earmark.device`` outside ``earmark``'s folder.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+CORE, DEVICE = ROOT / "daemon", ROOT / "device"
+DEVICE_MAY_USE = ("earmark.actions", "earmark.config", "earmark.errors", "earmark.device")
+
+
+def imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_module_imports_no_hardware_or_dashboard(path: Path) -> None:
+    if path == CORE / "app.py":
+        return  # the composition root wires device/ in
+    bad = {
+        name for name in imports(path) if name.startswith(("earmark.device", "earmark.dashboard"))
+    }
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(DEVICE.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_device_adapter_reaches_the_core_only_through_actions_and_config(path: Path) -> None:
+    bad = {
+        name
+        for name in imports(path)
+        if name.startswith("earmark") and not name.startswith(DEVICE_MAY_USE) and name != "earmark"
+    }
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_only_the_owning_modules_import_their_library() -> None:
+    owners = {
+        "mpv": {"daemon/player/mpv_player.py", "daemon/player/earcons.py"},
+        "paho": {"daemon/sync/mqtt.py"},
+        "faster_whisper": {"daemon/transcribe/local.py"},
+        "feedparser": {"daemon/library/feeds.py"},
+        "gpiozero": {"device/gpio.py"},
+        "evdev": {"device/evdev_io.py"},
+    }
+    for library, allowed in owners.items():
+        users = {
+            str(p.relative_to(ROOT))
+            for folder in (CORE, DEVICE)
+            for p in folder.rglob("*.py")
+            if any(n == library or n.startswith(library + ".") for n in imports(p))
+        }
+        assert users <= allowed, f"{library} imported by {sorted(users - allowed)}"
