@@ -22,6 +22,7 @@ from typing import Any
 
 from earmark import device, doctor
 from earmark.actions import Action, InputEvent
+from earmark.commands import CommandError, Commands
 from earmark.config import Config
 from earmark.control import ControlServer
 from earmark.errors import EarmarkError
@@ -99,6 +100,7 @@ class Speaker:
         )
         self.demo_server: FileServer | None = None
         self.control = ControlServer(config.socket_path, self.handle_control)
+        self.commands = Commands(self)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = asyncio.Event()
         self.playback: Playback | None = None
@@ -313,22 +315,7 @@ class Speaker:
         return {"ok": True, "message": self.playback.act(event.action)}
 
     async def handle_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
-        if command == "snip":
-            return self.snip("cli")
-        if command == "status":
-            return self.status()
-        if command == "wake":
-            self.worker.notify()
-            return {"ok": True}
-        if command == "seek":
-            if self.playback is None:
-                raise EarmarkError("the player is not ready yet")
-            return {"ok": True, "message": self.playback.seek(float(args.get("value", 0)))}
-        try:
-            action = Action(command)
-        except ValueError:
-            raise EarmarkError(f"unknown command '{command}'") from None
-        return self.act(InputEvent(action, "cli"))
+        return self.commands.run(command, args, "cli")
 
     def status(self) -> dict[str, Any]:
         state = self.playback.snapshot() if self.playback else None
@@ -352,27 +339,14 @@ class Speaker:
         try:
             args = json.loads(payload) if payload.strip() else {}
             if not isinstance(args, dict):
-                raise ValueError("the payload must be a JSON object")
-            if args.get("schema", SCHEMA) != SCHEMA:
-                raise ValueError(f"schema {args.get('schema')!r} is not {SCHEMA}")
-            args.pop("schema", None)
-            command = "seek" if name == "seek" else name
-            if command != "seek" and command not in {"status", *(a.value for a in Action)}:
-                raise ValueError(f"unknown command '{name}'")
-            if command == "seek" and not isinstance(args.get("position"), (int, float)):
-                raise ValueError("seek needs a numeric 'position'")
-            if command == "seek":
-                args = {"value": args["position"]}
-            reply = asyncio.ensure_future(self.handle_control(command, args))
-            reply.add_done_callback(lambda f: self._answer(name, f))
-        except ValueError as exc:
+                raise CommandError("the payload must be a JSON object")
+            if args.pop("schema", SCHEMA) != SCHEMA:
+                raise CommandError(f"schema is not {SCHEMA}")
+            if name == "seek" and "position" in args:
+                args["value"] = args.pop("position")
+            result = self.commands.run(name, args, "mqtt")
+        except (ValueError, EarmarkError) as exc:
             log.warning("mqtt command refused cmd=%s: %s", name, exc)
-            self._publish_result(name, {"ok": False, "error": str(exc)})
-
-    def _answer(self, name: str, future: asyncio.Future[dict[str, Any]]) -> None:
-        try:
-            result = future.result()
-        except EarmarkError as exc:
             result = {"ok": False, "error": str(exc)}
         self._publish_result(name, result)
 

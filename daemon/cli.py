@@ -80,6 +80,51 @@ def cmd_player(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sleep(args: argparse.Namespace) -> int:
+    when: Any = args.when if args.when in ("end", "off") else _float(args.when, "minutes")
+    print(_request(args, "sleep", minutes=when)["message"])
+    return 0
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise EarmarkError(f"{what} must be a number, 'end' or 'off', not {text!r}") from None
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {"op": args.op}
+    if args.episode_id is not None:
+        params["episode_id"] = args.episode_id
+    if args.index is not None:
+        params["index"] = args.index
+    reply = _request(args, "queue", **params)
+    for item in reply["queue"]:
+        marker = ">" if item["current"] else " "
+        print(f"{marker} {item['episode_id']:>4}  {item['title']}")
+    if not reply["queue"]:
+        print("the queue is empty")
+    return 0
+
+
+def cmd_episodes(args: argparse.Namespace) -> int:
+    for e in _request(args, "episodes")["episodes"]:
+        flags = ("played " if e["played"] else "") + ("" if e["downloaded"] else "stream")
+        print(f"{e['id']:>4}  {e['podcast']} — {e['title']}  at {e['position']:.0f}s {flags}")
+    return 0
+
+
+def cmd_highlights(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {}
+    if args.episode is not None:
+        params["episode_id"] = args.episode
+    if args.podcast is not None:
+        params["podcast"] = args.podcast
+    print(_request(args, "highlights", **params)["message"])
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     from earmark.doctor import check_transcriber
 
@@ -169,6 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         add(name, cmd_player, text).set_defaults(value=None)
     add("seek", cmd_player, "jump to a position (seconds)").add_argument("value", type=float)
+    add("speed", cmd_player, "playback speed 0.5-3.0 (kept for this podcast)").add_argument(
+        "value", type=float
+    )
+    add("volume", cmd_player, "volume 0-100").add_argument("value", type=float)
+    add("continue", cmd_player, "leave the highlight reel: play on from this snip").set_defaults(
+        value=None
+    )
+    add("sleep", cmd_sleep, "sleep timer: MINUTES, 'end' (of episode) or 'off'").add_argument(
+        "when"
+    )
+    queue = add("queue", cmd_queue, "the up-next queue: list, add, remove, move")
+    queue.add_argument("op", nargs="?", default="list", choices=("list", "add", "remove", "move"))
+    queue.add_argument("episode_id", nargs="?", type=int)
+    queue.add_argument("index", nargs="?", type=int)
+    add("episodes", cmd_episodes, "list stored episodes with their ids")
+    reel = add("highlights", cmd_highlights, "play saved snips one after another")
+    reel.add_argument("--episode", type=int, help="only this episode's")
+    reel.add_argument("--podcast", help="only this podcast's (by title)")
     check = add("config", lambda a: 2, "configuration")
     check_sub = check.add_subparsers(dest="config_command", required=True, metavar="check")
     check_sub.add_parser("check", help="validate the config file").set_defaults(

@@ -1,25 +1,39 @@
-"""Playback as the listener knows it: which episode, where to resume, what's
-next, and the retained ``state`` message. Glue between the mpv ``Player``, the
-stored library and MQTT.
+"""Playback as the listener knows it: which episode, where to resume, what is
+up next, the sleep timer, highlight reels, earcons, and the retained ``state``
+message. Glue between the mpv ``Player``, the stored library and MQTT.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from earmark.actions import Action
 from earmark.config import Config
+from earmark.errors import EarmarkError
 from earmark.payloads import StatePayload
+from earmark.player.earcons import Earcon, Earcons
+from earmark.player.highlights import HighlightReel, HighlightWindow
 from earmark.player.mpv_player import Player
-from earmark.player.state import Chapter, EpisodeEnd, PlayerEvents, PlayerState, Progress
-from earmark.store.catalog import Catalog, StoredEpisode
+from earmark.player.queue import QueueItem, UpNext
+from earmark.player.sleep_timer import SleepTimer
+from earmark.player.state import (
+    Chapter,
+    EpisodeEnd,
+    PlayerEvents,
+    PlayerState,
+    Progress,
+    Status,
+)
+from earmark.store.catalog import Catalog, StoredEpisode, UpNextTable
+from earmark.store.highlights import FAILED, Highlight
 from earmark.sync.mqtt import MqttLink
 
 log = logging.getLogger(__name__)
 
 OnLoop = Callable[..., None]
+EARCONS = {"snip": Earcon.SNIP_SAVED, "error": Earcon.ERROR, "startup": Earcon.STARTUP}
 
 
 class Playback:
@@ -36,9 +50,15 @@ class Playback:
         self.catalog = catalog
         self.link = link
         self.on_loop = on_loop
-        self.player: Player | None = None
-        self.earcons: Any = None
         self.on_episode = on_episode
+        self.player: Player | None = None
+        self.earcons: Earcons | None = None
+        self.reel: HighlightReel | None = None
+        self.sleep = SleepTimer(lambda: self.on_loop(self._fall_asleep))
+        self._saved_queue = UpNextTable(catalog.db)
+        ids, current = self._saved_queue.load()
+        items = [QueueItem(e.id, e.source) for e in map(catalog.episode, ids) if e]
+        self.queue = UpNext(items, current, continue_with=self._newest_unplayed)
         self._episode_id: int | None = None
 
     def start(self) -> None:
@@ -49,21 +69,32 @@ class Playback:
             on_error=lambda line: log.warning("player: %s", line),
         )
         self.player = Player(self.settings, events, state_interval=1.0)
+        if self.settings.earcons:
+            self.earcons = Earcons(self.settings, self.config.data_dir / "earcons")
+            self.earcon("startup")
 
     def stop(self) -> None:
+        self.sleep.cancel()
         if self.player is not None:
             self.player.stop()  # saves the position through on_position
             self.player.close()
             self.player = None
+        if self.earcons is not None:
+            self.earcons.close()
 
-    # -- episodes ---------------------------------------------------------------
+    # -- episodes and the queue -------------------------------------------------
     def play_episode(self, episode: StoredEpisode, start: float | None = None) -> None:
-        assert self.player is not None
+        player = self._ready()
+        self.reel = None
         if start is None:
             start = self.catalog.position(episode.id)
             if episode.duration and start > episode.duration - self.settings.played_near_end:
                 start = 0.0
-        chapters = [Chapter(s, t) for s, t in episode.chapters]
+        if not self.queue.select(episode.id):
+            self.queue.add(QueueItem(episode.id, episode.source), index=self._current_slot())
+            self.queue.select(episode.id)
+        speed = self.catalog.podcast_speed(episode.podcast_id) or self.settings.speed
+        player.set_speed(speed)
         log.info(
             "playing episode=%r podcast=%r from=%.1f source=%s",
             episode.title,
@@ -71,39 +102,122 @@ class Playback:
             start,
             episode.source,
         )
-        self.player.play(episode.source, start, episode_id=episode.id, chapters=chapters)
+        player.play(
+            episode.source,
+            start,
+            episode_id=episode.id,
+            chapters=[Chapter(s, t) for s, t in episode.chapters],
+        )
+        self._save_queue()
 
     def play_next_unfinished(self) -> None:
-        episode = self.catalog.last_played() or next(iter(self.catalog.episodes(True)), None)
+        """At start: the queue's current episode, else the last one listened to,
+        else the newest unplayed."""
+        current = self.queue.current
+        episode = self.catalog.episode(current.episode_id) if current else None
+        if episode is None or episode.played:
+            episode = self.catalog.last_played() or next(iter(self.catalog.episodes(True)), None)
         if episode is None:
             log.info("nothing to play: no unplayed episodes")
             return
         self.play_episode(episode)
 
-    def _neighbour(self, step: int) -> StoredEpisode | None:
-        episodes = self.catalog.episodes()
-        current = self.snapshot().episode_id
-        ids = [e.id for e in episodes]
-        if current not in ids:
-            return episodes[0] if episodes else None
-        index = ids.index(current) + step
-        return episodes[index] if 0 <= index < len(episodes) else None
+    def _newest_unplayed(self, queued: Collection[int]) -> QueueItem | None:
+        if not self.settings.autoplay:
+            return None
+        for episode in self.catalog.episodes(unplayed_only=True):
+            if episode.id not in queued:
+                return QueueItem(episode.id, episode.source)
+        return None
+
+    def _step(self, forward: bool) -> str:
+        item = self.queue.next() if forward else self.queue.previous()
+        episode = self.catalog.episode(item.episode_id) if item else None
+        if episode is None:
+            return "nothing " + ("up next" if forward else "before this")
+        self.play_episode(episode)
+        return f"playing {episode.title}"
+
+    def _current_slot(self) -> int | None:
+        index = self.queue.current_index
+        return None if index is None else index + 1
+
+    def _save_queue(self) -> None:
+        self._saved_queue.save([i.episode_id for i in self.queue.items], self.queue.current_index)
+
+    def enqueue(self, episode_id: int, index: int | None = None) -> str:
+        episode = self.catalog.episode(episode_id)
+        if episode is None:
+            raise EarmarkError(f"no episode {episode_id} (see `earmark episodes`)")
+        self.queue.add(QueueItem(episode.id, episode.source), index)
+        self._save_queue()
+        return f"queued {episode.title}"
+
+    def dequeue(self, episode_id: int) -> str:
+        if not self.queue.remove(episode_id):
+            raise EarmarkError(f"episode {episode_id} is not in the queue")
+        self._save_queue()
+        return f"removed episode {episode_id}"
+
+    def move(self, episode_id: int, index: int) -> str:
+        if not self.queue.move(episode_id, index):
+            raise EarmarkError(f"episode {episode_id} is not in the queue")
+        self._save_queue()
+        return f"moved episode {episode_id} to {index}"
+
+    def up_next(self) -> list[dict[str, Any]]:
+        listing = []
+        for index, item in enumerate(self.queue.items):
+            episode = self.catalog.episode(item.episode_id)
+            listing.append(
+                {
+                    "episode_id": item.episode_id,
+                    "title": episode.title if episode else "?",
+                    "current": index == self.queue.current_index,
+                }
+            )
+        return listing
 
     def _ended(self, end: EpisodeEnd) -> None:
+        if self.reel is not None and self.reel.handle_end(end):
+            return
         if end.reason == "error":
             self.earcon("error")
+        if self.sleep.episode_ended():
+            log.info("sleep timer: stopped at the end of the episode")
+            return
         if self.settings.autoplay:
-            follower = self._neighbour(+1) if end.episode_id else None
-            if follower is not None and not follower.played:
-                self.play_episode(follower)
-            else:
-                self.play_next_unfinished()
+            self._step(forward=True)
+            self._save_queue()
+
+    # -- highlight reels --------------------------------------------------------
+    def play_highlights(self, highlights: list[Highlight]) -> str:
+        player = self._ready()
+        windows = []
+        for h in sorted(highlights, key=lambda h: h.pressed_at):
+            episode = self.catalog.episode(h.episode_id) if h.episode_id else None
+            if h.status != FAILED:
+                source = episode.source if episode else h.source_url
+                windows.append(HighlightWindow(source, h.start, h.end, h.episode_id))
+        if not windows:
+            raise EarmarkError("no highlights to play yet")
+        self.reel = HighlightReel(player, windows)
+        self.reel.start()
+        return f"playing {len(windows)} highlights"
+
+    def continue_from_here(self) -> str:
+        window = self.reel.continue_from_here() if self.reel else None
+        self.reel = None
+        if window is None or window.episode_id is None:
+            raise EarmarkError("no highlight is playing")
+        episode = self.catalog.episode(window.episode_id)
+        if episode is not None:
+            self.play_episode(episode, start=window.start)
+        return f"continuing from {window.start:.0f}s"
 
     # -- the listener's actions -------------------------------------------------
     def act(self, action: Action) -> str:
-        player = self.player
-        if player is None:
-            return "the player is not ready"
+        player = self._ready()
         simple: dict[Action, Callable[[], None]] = {
             Action.PLAY: player.resume,
             Action.PAUSE: player.pause,
@@ -120,29 +234,59 @@ class Playback:
             simple[action]()
             return action.value
         if action in (Action.NEXT, Action.PREVIOUS):
-            episode = self._neighbour(+1 if action is Action.NEXT else -1)
-            if episode is None:
-                return "no other episode"
-            self.play_episode(episode)
-            return f"playing {episode.title}"
+            if self.reel is not None and action is Action.NEXT:
+                self.reel.skip()
+                return "next highlight"
+            return self._step(forward=action is Action.NEXT)
         return f"{action.value} is not a playback action"
 
     def seek(self, position: float) -> str:
-        if self.player is None:
-            return "the player is not ready"
-        self.player.seek(position)
+        self._ready().seek(position)
         return f"seek {position:.1f}"
 
-    def snapshot(self) -> PlayerState:
-        if self.player is None:
-            from earmark.player.state import Status
+    def set_speed(self, speed: float) -> str:
+        """Set the speed, and remember it as this podcast's default."""
+        player = self._ready()
+        player.set_speed(speed)
+        applied = player.snapshot().speed
+        state = player.snapshot()
+        episode = self.catalog.episode(state.episode_id) if state.episode_id else None
+        if episode is not None:
+            self.catalog.set_podcast_speed(episode.podcast_id, applied)
+        return f"speed {applied:.2f}"
 
-            return PlayerState(Status.STOPPED)
-        return self.player.snapshot()
+    def set_volume(self, volume: float) -> str:
+        player = self._ready()
+        player.set_volume(volume)
+        return f"volume {player.snapshot().volume:.0f}"
+
+    def sleep_after(self, minutes: float | None) -> str:
+        """Sleep after ``minutes``; None = at the end of the episode; 0 = cancel."""
+        if minutes is None:
+            self.sleep.at_end_of_episode()
+            return "sleeping at the end of this episode"
+        if minutes <= 0:
+            self.sleep.cancel()
+            return "sleep timer off"
+        self.sleep.after(minutes * 60)
+        return f"sleeping in {minutes:g} minutes"
+
+    def _fall_asleep(self) -> None:
+        log.info("sleep timer: pausing")
+        if self.player is not None:
+            self.player.pause()
+
+    def _ready(self) -> Player:
+        if self.player is None:
+            raise EarmarkError("the player is not ready yet")
+        return self.player
+
+    def snapshot(self) -> PlayerState:
+        return self.player.snapshot() if self.player else PlayerState(Status.STOPPED)
 
     def earcon(self, name: str) -> None:
-        if self.earcons is not None and self.settings.earcons:
-            self.earcons.play(name)
+        if self.earcons is not None:
+            self.earcons.play(EARCONS[name])
 
     def describe(self) -> dict[str, Any]:
         state = self.snapshot()
@@ -156,19 +300,27 @@ class Playback:
             "chapter": state.chapter_title,
             "speed": state.speed,
             "volume": state.volume,
+            "queue_length": self._queue_length(),
+            "sleep_in": self.sleep.remaining,
+            "highlight_reel": self.reel is not None,
+            "error": state.error,
         }
+
+    def _queue_length(self) -> int:
+        index = self.queue.current_index
+        return len(self.queue.items) - (0 if index is None else index + 1)
 
     # -- player callbacks (mpv's thread) ----------------------------------------
     def _save_position(self, progress: Progress) -> None:
-        if progress.episode_id is None:
-            return
+        if progress.episode_id is None or self.reel is not None:
+            return  # a highlight reel must not move the resume point
         self.catalog.save_position(progress.episode_id, progress.position, progress.duration)
         if progress.played:
             self.catalog.mark_played(progress.episode_id)
 
     def _publish_state(self, state: PlayerState) -> None:
         # (re)start the look-ahead whenever an episode starts or resumes playing
-        playing = state.episode_id if state.status == "playing" else None
+        playing = state.episode_id if state.status == Status.PLAYING else None
         if playing != self._episode_id:
             self._episode_id = playing
             if playing is not None:
@@ -184,5 +336,6 @@ class Playback:
             chapter=state.chapter_title,
             speed=state.speed,
             volume=state.volume,
+            queue_length=self._queue_length(),
         )
         self.link.publish("state", payload.to_json(), qos=0, retain=True)

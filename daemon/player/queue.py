@@ -105,6 +105,14 @@ class UpNext:
                 return found
         return None
 
+    def select(self, episode_id: int) -> bool:
+        """Make the queued ``episode_id`` the current item."""
+        index = self._index(episode_id)
+        if index is None:
+            return False
+        self._current = index
+        return True
+
     def previous(self) -> QueueItem | None:
         if self._current is None:
             return None

@@ -6,7 +6,9 @@ transcript; a press usually finds its words already on disk. The job does one
 chunk and queues itself again, so snip jobs (higher priority) always get the
 worker next. Each chunk keeps only the segments that end before its last
 seconds and the next chunk starts where they end: chunk borders fall in the
-pauses between phrases, never inside a word.
+pauses between phrases, never inside a word. After a seek, a chunk that runs
+into a stretch transcribed before stops at its start, so nothing is
+transcribed twice.
 """
 
 from __future__ import annotations
@@ -79,6 +81,13 @@ class LookAhead:
 
     def next_chunk(self, now: Listening) -> tuple[float, float] | None:
         """The stretch to transcribe next, or None when there is nothing to do."""
+        plan = self._plan(now)
+        return None if plan is None else (plan[0], plan[1])
+
+    def _plan(self, now: Listening) -> tuple[float, float, bool] | None:
+        """The next chunk, and whether its end is settled already: the episode's
+        end, or the start of a stretch transcribed before (after a seek), which
+        the chunk stops at so that nothing is transcribed twice."""
         if now.episode_id is None or now.duration is None or now.duration <= 0:
             return None
         covered = segments.spans(self.db, now.episode_id)
@@ -90,9 +99,13 @@ class LookAhead:
             limit = now.position if self.mode == BEHIND else now.position + self.horizon
             if start < now.duration - 0.05 and start < limit:
                 end = min(start + self.chunk_seconds, now.duration)
-                if self.mode == BEHIND:
-                    end = min(end, max(now.position, start + 1.0))
-                return start, end
+                following = next((a for a, _ in covered if a > start + 0.05), None)
+                settled = end >= now.duration - 0.05
+                if following is not None and following <= end:
+                    end, settled = following, True
+                if self.mode == BEHIND and end > max(now.position, start + 1.0):
+                    end, settled = max(now.position, start + 1.0), False
+                return start, end, settled
         return None
 
     def run(self, job: Job) -> None:
@@ -101,17 +114,16 @@ class LookAhead:
         if on_it and now.duration is None:
             self._again(job, delay=1.0)  # still loading: the length is not known yet
             return
-        chunk = self.next_chunk(now) if on_it else None
+        chunk = self._plan(now) if on_it else None
         if chunk is None:
             with self.db.transaction() as conn:
                 self.queue.finish(conn, job)  # follow() starts it again on the next play
             return
-        start, end = chunk
+        start, end, settled = chunk
         transcript = self.transcriber().transcribe(
             TranscribeRequest(audio=Path(now.path or ""), start=start, end=end)
         )
-        final = end >= (now.duration or 0) - 0.05
-        kept, reached = _keep_settled(transcript, end, self.tail_guard, final)
+        kept, reached = _keep_settled(transcript, end, self.tail_guard, settled)
         with self.db.transaction() as conn:
             segments.save(conn, job.episode_id or 0, kept)
             segments.mark_transcribed(conn, job.episode_id or 0, start, reached, kept.source)

@@ -142,6 +142,14 @@ class Catalog:
         with self.db.transaction() as conn:
             conn.execute("UPDATE episodes SET duration = ? WHERE id = ?", (duration, episode_id))
 
+    def set_podcast_speed(self, podcast_id: int, speed: float | None) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE podcasts SET speed = ? WHERE id = ?", (speed, podcast_id))
+
+    def podcast_speed(self, podcast_id: int) -> float | None:
+        rows = self.db.query("SELECT speed FROM podcasts WHERE id = ?", (podcast_id,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def mark_played(self, episode_id: int, played: bool = True) -> None:
         with self.db.transaction() as conn:
             conn.execute("UPDATE episodes SET played = ? WHERE id = ?", (int(played), episode_id))
@@ -183,3 +191,24 @@ class Catalog:
             " WHERE e.played = 0 ORDER BY pp.updated_at DESC LIMIT 1"
         )
         return _episode(rows[0]) if rows else None
+
+
+class UpNextTable:
+    """The queue's order and current episode, saved whenever it changes."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(self, episode_ids: list[int], current: int | None) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM up_next")
+            conn.executemany(
+                "INSERT INTO up_next (slot, episode_id, current) VALUES (?, ?, ?)",
+                [(i, e, int(i == current)) for i, e in enumerate(episode_ids)],
+            )
+
+    def load(self) -> tuple[list[int], int | None]:
+        rows = self.db.query("SELECT episode_id, current FROM up_next ORDER BY slot")
+        ids = [int(r["episode_id"]) for r in rows]
+        current = next((i for i, r in enumerate(rows) if r["current"]), None)
+        return ids, current

@@ -1,0 +1,210 @@
+"""Playback through the running daemon: resume after kill -9, the queue, the
+sleep timer, per-podcast speed, highlight reels, and MQTT commands — real mpv,
+mosquitto and SQLite."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from earmark.library.fileserver import FileServer
+from earmark.sync.broker import LocalBroker
+
+from .conftest import Episode
+from .daemon_process import Daemon, earmark
+from .support import MqttListener, wait_for, write_feed
+
+SHORT_SENTENCES = (
+    "This is a very short episode about rain.",
+    "Rain is good for the garden and bad for picnics.",
+)
+
+
+@pytest.fixture
+def two_episode_feed(
+    tmp_path: Path, garden_episode: Episode, make_episode: Callable[..., Episode]
+) -> Iterator[str]:
+    root = tmp_path / "podcast"
+    root.mkdir()
+    shutil.copy(garden_episode.path, root / "garden.mp3")
+    shutil.copy(make_episode(SHORT_SENTENCES, "rain.mp3").path, root / "rain.mp3")
+    with FileServer(root) as server:
+        yield write_feed(
+            root,
+            server.base_url,
+            "The Slow Garden",
+            [("rain", "Rain", "rain.mp3"), ("garden", "Compost", "garden.mp3")],
+        )
+
+
+@pytest.fixture
+def config(write_config: Callable[..., Path], broker: LocalBroker, two_episode_feed: str) -> Path:
+    return write_config(
+        {
+            "mqtt": {"host": "127.0.0.1", "port": broker.port},
+            "library": {"demo": False, "feeds": [two_episode_feed]},
+            "player": {"position_save_interval": 1.0},
+        }
+    )
+
+
+@pytest.fixture
+def daemon(config: Path, tmp_path: Path) -> Iterator[Daemon]:
+    running = Daemon(config, tmp_path / "daemon.log")
+    yield running
+    running.terminate()
+
+
+def episode_id(config: Path, title: str) -> int:
+    listing = earmark(config, "episodes").stdout.splitlines()
+    return int(next(line.split()[0] for line in listing if title in line))
+
+
+def test_position_survives_kill_9_within_ten_seconds(config: Path, tmp_path: Path) -> None:
+    first = Daemon(config, tmp_path / "first.log")
+    try:
+        first.wait_playing()
+        garden = episode_id(config, "Compost")
+        earmark(config, "queue", "add", str(garden))
+        earmark(config, "next")
+        wait_for(
+            lambda: (first.status() or {}).get("player", {}).get("episode") == "Compost",
+            30,
+            0.2,
+            "the garden episode",
+        )
+        earmark(config, "seek", "30")
+        first.wait_playing(min_position=33)
+    finally:
+        first.kill()
+    again = Daemon(config, tmp_path / "again.log")
+    try:
+        status = again.wait_playing()
+        assert status["player"]["episode"] == "Compost"
+        assert status["player"]["position"] >= 33 - 10
+    finally:
+        again.terminate()
+
+
+def test_queue_plays_next_and_continues_when_an_episode_ends(daemon: Daemon, config: Path) -> None:
+    status = daemon.wait_playing()
+    assert status["player"]["episode"] == "Rain"  # the newest unplayed
+    garden = episode_id(config, "Compost")
+    listing = earmark(config, "queue", "add", str(garden)).stdout
+    assert "Compost" in listing
+    # Rain is short: when it ends, the queue goes on to Compost by itself
+    wait_for(
+        lambda: (daemon.status() or {})["player"].get("episode") == "Compost",
+        60,
+        0.2,
+        "the queue to continue",
+    )
+    assert "played" in next(
+        line for line in earmark(config, "episodes").stdout.splitlines() if "Rain" in line
+    )
+
+
+def test_sleep_timer_pauses_playback(daemon: Daemon, config: Path) -> None:
+    daemon.wait_playing()
+    assert earmark(config, "sleep", "0.02").returncode == 0  # 1.2 s
+    wait_for(
+        lambda: (daemon.status() or {})["player"]["status"] == "paused", 15, 0.2, "the sleep timer"
+    )
+    assert earmark(config, "sleep", "soon").returncode != 0
+
+
+def test_speed_is_kept_per_podcast_across_restarts(config: Path, tmp_path: Path) -> None:
+    first = Daemon(config, tmp_path / "first.log")
+    try:
+        first.wait_playing()
+        assert "1.50" in earmark(config, "speed", "1.5").stdout
+        assert "3.00" in earmark(config, "speed", "100").stdout  # clamped, not refused
+    finally:
+        first.terminate()
+    again = Daemon(config, tmp_path / "again.log")
+    try:
+        assert again.wait_playing()["player"]["speed"] == 3.0
+    finally:
+        again.terminate()
+
+
+def test_highlight_reel_plays_snips_and_continues_from_one(daemon: Daemon, config: Path) -> None:
+    daemon.wait_playing()
+    garden = episode_id(config, "Compost")
+    earmark(config, "queue", "add", str(garden))
+    earmark(config, "next")
+    earmark(config, "seek", "30")
+    daemon.wait_playing(min_position=30)
+    snip = earmark(config, "snip")
+    start, end = (float(x) for x in snip.stdout.split("window=")[1].rstrip("s\n").split("-"))
+    reel_reply = earmark(config, "highlights").stdout
+    status = wait_for(
+        lambda: (s := daemon.status()) and s["player"]["highlight_reel"] and s, 10, 0.2, "the reel"
+    )
+    assert "1 highlights" in reel_reply
+    assert start <= status["player"]["position"] <= end
+    assert "continuing" in earmark(config, "continue").stdout
+    status = daemon.wait_playing()
+    assert not status["player"]["highlight_reel"] and status["player"]["episode"] == "Compost"
+
+
+def test_mqtt_commands_drive_the_player_and_bad_ones_change_nothing(
+    daemon: Daemon, config: Path, mqtt_listener: MqttListener
+) -> None:
+    daemon.wait_playing()
+    client = mqtt_listener.client
+    client.publish("earmark/testbox/cmd/pause", b"{}", qos=1)
+    wait_for(lambda: (daemon.status() or {})["player"]["status"] == "paused", 10, 0.1, "pause")
+    for bad in [
+        (b"cmd/seek", b'{"position": "far"}'),
+        (b"cmd/explode", b"{}"),
+        (b"cmd/volume", b"not json"),
+        (b"cmd/queue", b'{"op": "add"}'),
+    ]:
+        client.publish(f"earmark/testbox/{bad[0].decode()}", bad[1], qos=1)
+
+    def refusals() -> list[dict]:
+        results = [
+            json.loads(m.payload)
+            for m in list(mqtt_listener.messages)
+            if m.topic.endswith("cmd/result")
+        ]
+        return [r for r in results if not r["ok"]]
+
+    wait_for(lambda: len(refusals()) == 4, 10, 0.1, "four refusals")
+    assert all(r["error"] and "\n" not in r["error"] for r in refusals())
+    assert (daemon.status() or {})["player"]["status"] == "paused"
+    client.publish("earmark/testbox/cmd/play", b"", qos=1)
+    daemon.wait_playing()
+    state = [
+        json.loads(m.payload)
+        for m in list(mqtt_listener.messages)
+        if m.topic.endswith("/state") and m.retain is False or m.topic.endswith("/state")
+    ]
+    assert state and state[-1]["schema"] == 1
+
+
+def test_a_burst_of_next_and_previous_ends_in_a_defined_state(
+    daemon: Daemon, config: Path, mqtt_listener: MqttListener
+) -> None:
+    daemon.wait_playing()
+    garden = episode_id(config, "Compost")
+    earmark(config, "queue", "add", str(garden))
+    for i in range(100):
+        action = "next" if i % 2 == 0 else "previous"
+        mqtt_listener.client.publish(f"earmark/testbox/cmd/{action}", b"{}", qos=0)
+    wait_for(
+        lambda: (
+            sum(1 for m in list(mqtt_listener.messages) if m.topic.endswith("cmd/result")) >= 100
+        ),
+        30,
+        0.1,
+        "100 answers",
+    )
+    status = daemon.wait_playing()
+    assert status["player"]["episode"] in ("Rain", "Compost")
+    assert daemon.process.poll() is None
