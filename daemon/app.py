@@ -25,6 +25,7 @@ from earmark.actions import Action, InputEvent
 from earmark.commands import CommandError, Commands
 from earmark.config import Config
 from earmark.control import ControlServer
+from earmark.device.audio import choose_output
 from earmark.errors import EarmarkError
 from earmark.library.fileserver import FileServer
 from earmark.library.publisher import PublisherTranscripts
@@ -162,8 +163,9 @@ class Speaker:
         self.link.start()
         self.relay.start()
         self.worker.start()
+        config = dataclasses.replace(self.config, player=choose_output(self.config.player))
         self.playback = Playback(
-            self.config, self.catalog, self.link, self._on_loop, on_episode=self._episode_started
+            config, self.catalog, self.link, self._on_loop, on_episode=self._episode_started
         )
         self.playback.start()
         self.inputs = device.build_inputs(self.config.inputs, self.on_input)
@@ -405,10 +407,20 @@ def watch_inputs(config: Config) -> int:
 def doctor_checks() -> tuple[tuple[str, doctor.Check], ...]:
     """The hardware checks, which only the composition root may build."""
 
+    def audio(cfg: Config) -> str:
+        from earmark.device.audio import describe, sound_cards, sound_servers
+
+        if cfg.player.audio_output == "auto" and not (sound_cards() or sound_servers()):
+            raise EarmarkError(
+                f"{describe(cfg.player)}: nothing can sound; the speaker will play silently "
+                "(check the DAC overlay / Bluetooth sink, or set player.audio_device)"
+            )
+        return describe(cfg.player)
+
     def inputs(cfg: Config) -> str:
         advice = device.permission_advice()
         if advice:
             raise EarmarkError("; ".join(advice))
         return "input devices and GPIO readable"
 
-    return (("inputs", inputs),)
+    return (("audio", audio), ("inputs", inputs))

@@ -20,6 +20,7 @@ def test_example_config_loads_and_matches_the_defaults() -> None:
     assert example.snip == defaults.snip
     assert example.transcription == defaults.transcription
     assert example.jobs == defaults.jobs
+    assert example.inputs == defaults.inputs
 
 
 def test_empty_file_means_defaults() -> None:

@@ -86,7 +86,13 @@ class SnipPipeline:
     def _clip(self, job: Job, highlight: Highlight) -> None:
         start, end = self._known_sentences(highlight)
         out = self.clips_dir / f"{highlight.id}.opus"
-        seconds = clip.cut(self._source(highlight), start, end, out)
+        try:
+            seconds = clip.cut(self._source(highlight), start, end, out)
+        except OSError as exc:  # the clip folder: a file in its place, no rights, no space
+            raise ClipError(
+                f"cannot write clip {out}: {exc.strerror}; "
+                f"make {self.clips_dir} a writable folder with free space"
+            ) from None
         with self.db.transaction() as conn:
             self.book.update(
                 highlight.id,
@@ -142,6 +148,7 @@ class SnipPipeline:
                 transcript=text,
                 transcript_source=words.source,
                 clip_seconds=clip_seconds,
+                error=None,  # a retried job leaves its last failure behind
             )
             job_table.enqueue(conn, "takeaways", highlight_id=highlight.id, priority=job.priority)
             self.queue.finish(conn, job)
@@ -159,7 +166,7 @@ class SnipPipeline:
             return clip.cut(
                 self._source(highlight), start, end, self.clips_dir / f"{highlight.id}.opus"
             )
-        except ClipError as exc:
+        except (ClipError, OSError) as exc:
             # the first clip still holds the unsnapped window: keep it
             log.warning("snip id=%s keeps its unsnapped clip: %s", highlight.id, exc)
             return highlight.clip_seconds
@@ -194,7 +201,12 @@ class SnipPipeline:
         summary = self.summarizer.summarize(highlight.transcript or "")
         with self.db.transaction() as conn:
             updated = self.book.update(
-                highlight.id, conn, status=DONE, title=summary.title, takeaways=summary.takeaways
+                highlight.id,
+                conn,
+                status=DONE,
+                title=summary.title,
+                takeaways=summary.takeaways,
+                error=None,
             )
             if highlight.clip_path:
                 outbox.enqueue(conn, f"clip/{highlight.id}", payload_file=highlight.clip_path)
