@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import locale
 import resource
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -130,11 +129,7 @@ def _player_latency(path: Path) -> dict[str, list[float]]:
 
 
 def _seek_fraction(big: Path, cap_send_buffer: bool) -> float:
-    with FileServer(big.parent) as server:
-        if cap_send_buffer:
-            # count what crosses the network, not what a local sender queues in its
-            # kernel buffer and the reader never takes (FileServer has no option yet)
-            server._httpd.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    with FileServer(big.parent, send_buffer=65536 if cap_send_buffer else None) as server:
         player = Player(PlayerConfig(audio_output="null"))
         try:
             player.play(server.url(big.name))

@@ -22,7 +22,7 @@ from bench import Figure
 from earmark.library.speech import synthesize
 from earmark.transcribe.base import TranscribeRequest
 from earmark.transcribe.local import LocalTranscriber, pinned_model_path
-from tests.support import words
+from tests.support import word_edits
 
 CACHE = Path(tempfile.gettempdir()) / "earmark-bench-speech"
 
@@ -50,18 +50,6 @@ SENTENCES = (
     "The library lends out tools as well as books, from drills to sewing machines.",
     "Next time we will answer your questions about growing potatoes in pots.",
 )
-
-
-def _wer(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(edits, reference words): summed over a corpus this is the corpus WER."""
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i]
-        for j, h in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
-        previous = current
-    return previous[-1], len(ref)
 
 
 def _best_times(runs: int, calls: dict[str, Callable[[], object]]) -> dict[str, float]:
@@ -94,10 +82,10 @@ def run() -> list[Figure]:
     for clip in corpus:
         reference = " ".join(s.text for s in clip.sentences)
         pieces, _ = bare.transcribe(str(clip.wav), language="en", beam_size=1)
-        edits, n = _wer(reference, " ".join(p.text for p in pieces))
+        edits, n = word_edits(reference, " ".join(p.text for p in pieces))
         bare_edits, total = bare_edits + edits, total + n
-        our_edits += _wer(reference, ours.transcribe(TranscribeRequest(clip.wav)).text)[0]
-        plain_edits += _wer(reference, plain.transcribe(TranscribeRequest(clip.wav)).text)[0]
+        our_edits += word_edits(reference, ours.transcribe(TranscribeRequest(clip.wav)).text)[0]
+        plain_edits += word_edits(reference, plain.transcribe(TranscribeRequest(clip.wav)).text)[0]
     bare_wer, our_wer = 100 * bare_edits / total, 100 * our_edits / total
     plain_wer = 100 * plain_edits / total
 

@@ -85,8 +85,8 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Levenshtein distance over words ÷ reference length."""
+def word_edits(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(word edits, reference words): summed over a corpus this gives the corpus WER."""
     ref, hyp = words(reference), words(hypothesis)
     previous = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
@@ -94,7 +94,13 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
         for j, h in enumerate(hyp, 1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
-    return previous[-1] / max(1, len(ref))
+    return previous[-1], len(ref)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over words ÷ reference length."""
+    edits, total = word_edits(reference, hypothesis)
+    return edits / max(1, total)
 
 
 def write_feed(

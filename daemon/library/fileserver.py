@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import threading
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -22,8 +23,15 @@ class FileServer:
     """Serve ``root`` on ``host:port`` (port 0 picks a free one) in a thread."""
 
     def __init__(
-        self, root: Path, host: str = "127.0.0.1", port: int = 0, honour_range: bool = True
+        self,
+        root: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        honour_range: bool = True,
+        send_buffer: int | None = None,
     ) -> None:
+        """``send_buffer`` caps the kernel's send buffer (connections inherit it), so
+        ``bytes_sent`` counts what a reader took, not megabytes queued locally."""
         self.root = Path(root)
         self.honour_range = honour_range
         self.bytes_sent = 0
@@ -38,6 +46,8 @@ class FileServer:
 
         self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
+        if send_buffer is not None:
+            self._httpd.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="fileserver", daemon=True
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
 import threading
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 
 from earmark.config.model import PlayerConfig
-from earmark.library.fileserver import FileServer
 from earmark.player import EpisodeEnd, Player, PlayerEvents, PlayerState, Progress
 
 from ..support import wait_for
@@ -127,13 +125,3 @@ def long_stream_file() -> Path:
     )
     partial.replace(out)
     return out
-
-
-def cap_send_buffer(server: FileServer, size: int = 65536) -> None:
-    """Make ``server.bytes_sent`` count what crosses the network.
-
-    Linux lets a local sender queue megabytes in its socket buffer that the
-    reader never takes; connections inherit this cap from the listening socket.
-    (FileServer has no option for it yet, hence the private attribute.)
-    """
-    server._httpd.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
