@@ -409,7 +409,16 @@ def doctor_checks() -> tuple[tuple[str, doctor.Check], ...]:
 
     def audio(cfg: Config) -> str:
         from earmark.device.audio import describe, sound_cards, sound_servers
+        from earmark.player.mpv_player import audio_devices
 
+        wanted = cfg.player.audio_device
+        if wanted:
+            known = [name for name, _ in audio_devices(cfg.player.audio_output)]
+            if wanted not in known:
+                raise EarmarkError(
+                    f"player.audio_device '{wanted}' is not among the devices mpv can open: "
+                    f"{', '.join(known)} (a Bluetooth sink appears once it is connected)"
+                )
         if cfg.player.audio_output == "auto" and not (sound_cards() or sound_servers()):
             raise EarmarkError(
                 f"{describe(cfg.player)}: nothing can sound; the speaker will play silently "

@@ -642,3 +642,17 @@ def _clamp_volume(volume: float) -> float:
     if not math.isfinite(volume):
         return 100.0
     return min(100.0, max(0.0, float(volume)))
+
+
+def audio_devices(audio_output: str = "auto") -> list[tuple[str, str]]:
+    """The (name, description) of every audio device mpv can open for
+    ``audio_output``, as ``--audio-device`` takes them (for ``earmark doctor``)."""
+    locale.setlocale(locale.LC_NUMERIC, "C")
+    options: dict[str, Any] = {"vo": "null", "video": False, "config": False}
+    if audio_output != "auto":
+        options["ao"] = audio_output
+    core = mpv.MPV(**options)
+    try:
+        return [(d["name"], d.get("description", "")) for d in core.audio_device_list or []]
+    finally:
+        core.terminate()
