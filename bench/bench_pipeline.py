@@ -42,7 +42,7 @@ from earmark.store.highlights import TRANSCRIBED, Highlight, HighlightBook
 from earmark.store.jobs import JobQueue
 from earmark.takeaways import ExtractiveSummarizer
 from earmark.transcribe.local import LocalTranscriber, pinned_model_path
-from tests.support import word_error_rate
+from tests.support import word_edits
 
 WINDOW_BEFORE, WINDOW_AFTER = 45.0, 15.0  # the default 60 s window
 COLD_PRESSES = (50.0, 110.0, 165.0)
@@ -211,12 +211,12 @@ def _warm_presses(
     box.look_ahead_all()
     borders = box.chunk_borders()
     # presses spread over the episode, half of them with a chunk border in the window
-    positions = [20.0 + i * (audio.duration - 25.0) / (WARM_PRESSES // 2) for i in range(12)]
-    positions += [min(audio.duration - 1, b + 10.0) for b in borders]
-    positions = (positions * 2)[:WARM_PRESSES]
+    spread = WARM_PRESSES - len(borders)
+    positions = [min(audio.duration - 1, b + 10.0) for b in borders]
+    positions += [20.0 + i * (audio.duration - 22.0) / spread for i in range(spread)]
     timings: list[float] = []
-    pipeline_wer: list[float] = []
-    bare_wer: list[float] = []
+    pipeline_edits = [0, 0]
+    bare_edits = [0, 0]
     crossing = 0
     for position in positions:
         began = time.perf_counter()
@@ -225,19 +225,22 @@ def _warm_presses(
         timings.append(time.perf_counter() - began)
         crossing += any(highlight.start < b < highlight.end for b in borders)
         reference = audio.words_between(highlight.start, highlight.end)
-        pipeline_wer.append(word_error_rate(reference, highlight.transcript or ""))
         _, bare_text = _bare(bare_model, samples, highlight.start, highlight.end)
-        bare_wer.append(word_error_rate(reference, bare_text))
+        for tally, text in ((pipeline_edits, highlight.transcript or ""), (bare_edits, bare_text)):
+            edits, total = word_edits(reference, text)
+            tally[0] += edits
+            tally[1] += total
     box.close()
-    gap = 100 * (statistics.mean(pipeline_wer) - statistics.mean(bare_wer))
+    pipeline_wer = pipeline_edits[0] / pipeline_edits[1]
+    bare_wer = bare_edits[0] / bare_edits[1]
+    gap = 100 * (pipeline_wer - bare_wer)
     figure = Figure(
         "d pipeline: snip WER minus bare whisper on the same windows",
         gap,
         unit="points",
         target="<= 0.5",
-        detail=f"{100 * statistics.mean(pipeline_wer):.2f}% vs "
-        f"{100 * statistics.mean(bare_wer):.2f}%, {len(positions)} snips, "
-        f"{crossing} across chunk borders",
+        detail=f"corpus WER {100 * pipeline_wer:.2f}% vs {100 * bare_wer:.2f}%, "
+        f"{len(positions)} snips, {crossing} across chunk borders",
     )
     return timings, figure
 

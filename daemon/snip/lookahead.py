@@ -49,7 +49,7 @@ class LookAhead:
         transcriber: Callable[[], Transcriber],
         listening: Callable[[], Listening],
         mode: str = AHEAD,
-        chunk_seconds: float = 30.0,
+        chunk_seconds: float = 45.0,
         tail_guard: float = 2.0,
         horizon: float = 600.0,
     ) -> None:
