@@ -35,6 +35,7 @@ class Highlight:
     takeaways: tuple[str, ...] = field(default_factory=tuple)
     clip_path: str | None = None
     clip_seconds: float | None = None
+    clip_start: float | None = None
     error: str | None = None
     updated_at: str = ""
 
@@ -85,6 +86,7 @@ _COLUMNS = (
     "takeaways_json",
     "clip_path",
     "clip_seconds",
+    "clip_start",
     "error",
     "updated_at",
 )
