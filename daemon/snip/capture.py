@@ -53,15 +53,17 @@ class Capturer:
         start, end = window(playing.position, playing.duration, self.before, self.after)
         previous = self.book.recent_for_source(playing.source, playing.position)
         if previous is not None and previous.start <= playing.position <= previous.end:
-            extended = self.book.update(
-                previous.id,
-                end=max(previous.end, end),
-                status=PENDING,
-                error=None,
-                conn=None,
-            )
-            # the audio and words must be done again for the longer window
             with self.book.db.transaction() as conn:
+                extended = self.book.update(
+                    previous.id, conn, end=max(previous.end, end), status=PENDING, error=None
+                )
+                # the audio and words are done again for the longer window: stages
+                # still waiting for the shorter one are dropped
+                conn.execute(
+                    "UPDATE jobs SET status = 'done', last_error = 'superseded by a longer "
+                    "window' WHERE highlight_id = ? AND status = 'queued'",
+                    (extended.id,),
+                )
                 jobs.enqueue(conn, "clip", highlight_id=extended.id)
             log.info(
                 "snip extended id=%s window=%.1f-%.1f source=%s",

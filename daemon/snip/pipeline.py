@@ -32,11 +32,12 @@ log = logging.getLogger(__name__)
 
 # stored words this far beyond the window are read so its edges can move to whole
 # sentences. When nothing is stored, shorter margins are transcribed with the window
-# (each second costs ASR time on the press's path): enough before it to reach back
-# to the start of most sentences, little after it, where a sentence the margin cuts
-# is left out instead (see without_cut_sentences)
+# (each second costs ASR time on the press's path): enough after it to finish most
+# sentences, since what follows the press is what the listener pressed for; little
+# before it, at the far end of "what was just said", where a sentence the margin
+# cuts is left out instead (see without_cut_sentences)
 SNAP_MARGIN = 10.0
-ASR_MARGIN_BEFORE, ASR_MARGIN_AFTER = 5.0, 1.0
+ASR_MARGIN_BEFORE, ASR_MARGIN_AFTER = 1.0, 5.0
 
 
 class SnipPipeline:

@@ -172,3 +172,19 @@ def test_sentences_cut_by_the_transcribed_stretch_are_left_out() -> None:
     # one long sentence is kept rather than lost
     single = Transcript((sentence(10.1, "one", "long", "sentence"),), source="x")
     assert without_cut_sentences(single, lo=10.0, hi=13.0).segments == single.segments
+
+
+def test_a_second_press_inside_the_window_extends_the_snip(
+    stack: Stack, garden_episode: Episode
+) -> None:
+    episode_id = stack.add_episode(garden_episode)
+    first = stack.snip(episode_id, 20.0)
+    second = stack.snip(episode_id, 23.0)
+    assert second.id == first.id and second.end > first.end
+    done = stack.settled(first.id)
+    assert done.status == "done" and done.end >= second.end - 1.0
+    queued = stack.db.query(
+        "SELECT count(*) FROM jobs WHERE highlight_id = ? AND status = 'queued'", (first.id,)
+    )[0][0]
+    assert queued == 0
+    assert len(stack.book.latest()) == 1
