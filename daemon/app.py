@@ -83,6 +83,8 @@ class Speaker:
             self.transcriber,
             self._listening,
             mode=config.transcription.lookahead,
+            dump=self._dump_cache,
+            scratch=config.data_dir / "tmp",
         )
         runners: dict[str, Runner] = {kind: self.pipeline.run for kind in self.pipeline.handlers}
         runners[LOOKAHEAD_KIND] = self.lookahead.run
@@ -135,9 +137,20 @@ class Speaker:
             return Listening(None, None, 0.0, None, False)
         state = self.playback.snapshot()
         local = state.source if state.source and "://" not in state.source else None
+        player = self.playback.player
+        cached = tuple(player.cached()) if local is None and player is not None else ()
         return Listening(
-            state.episode_id, local, state.position, state.duration, state.status == "playing"
+            state.episode_id,
+            local,
+            state.position,
+            state.duration,
+            state.status == "playing",
+            cached,
         )
+
+    def _dump_cache(self, start: float, end: float, path: Path) -> bool:
+        player = self.playback.player if self.playback is not None else None
+        return player is not None and player.dump_cache(start, end, path)
 
     def _episode_started(self, episode_id: int) -> None:
         """Called on the player's thread when a new episode begins."""

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import mpv
@@ -263,6 +264,24 @@ class Player:
         """The state now, from what mpv last reported (never waits for mpv)."""
         with self._lock:
             return self._snapshot()
+
+    def cached(self) -> list[tuple[float, float]]:
+        """The stretches of a stream that mpv's demuxer cache holds now (seconds)."""
+        state = self._mpv_call("cache state", lambda core: core.demuxer_cache_state)
+        ranges = state.get("seekable-ranges", []) if isinstance(state, dict) else []
+        return [(float(r["start"]), float(r["end"])) for r in ranges]
+
+    def dump_cache(self, start: float, end: float, path: Path) -> bool:
+        """Write [start, end] of what mpv has cached to ``path`` (a playable file);
+        no network. False when mpv could not (the stretch is not cached)."""
+        path.unlink(missing_ok=True)
+
+        def dump(core: mpv.MPV) -> bool:
+            core.command("dump-cache", start, end, str(path))
+            return True
+
+        done = self._mpv_call("dump-cache", dump)
+        return done is True and path.exists() and path.stat().st_size > 0
 
     def close(self) -> None:
         with self._lock:

@@ -35,10 +35,13 @@ class Listening:
     """What the player is on now, as the look-ahead needs it."""
 
     episode_id: int | None
-    path: str | None  # a local file; streams are not looked ahead (yet)
+    path: str | None  # a local file; None for a stream
     position: float
     duration: float | None
     playing: bool
+    # for a stream: the stretches mpv's demuxer cache holds, which is all the
+    # look-ahead may read (it never fetches the stream a second time)
+    cached: tuple[tuple[float, float], ...] = ()
 
 
 class LookAhead:
@@ -52,7 +55,12 @@ class LookAhead:
         chunk_seconds: float = 45.0,
         tail_guard: float = 2.0,
         horizon: float = 600.0,
+        dump: Callable[[float, float, Path], bool] | None = None,
+        scratch: Path | None = None,
+        min_stream_chunk: float = 15.0,
     ) -> None:
+        """``dump`` writes a cached stretch of the playing stream to a file (the
+        player's dump-cache); without it streams are not looked ahead."""
         self.db = db
         self.queue = queue
         self.transcriber = transcriber
@@ -61,6 +69,9 @@ class LookAhead:
         self.chunk_seconds = chunk_seconds
         self.tail_guard = tail_guard
         self.horizon = horizon
+        self.dump = dump
+        self.scratch = scratch
+        self.min_stream_chunk = min_stream_chunk
 
     def follow(self, episode_id: int) -> bool:
         """Start looking ahead in ``episode_id`` unless a job for it is waiting."""
@@ -110,19 +121,31 @@ class LookAhead:
 
     def run(self, job: Job) -> None:
         now = self.listening()
-        on_it = now.playing and now.episode_id == job.episode_id and bool(now.path)
+        streaming = now.path is None and self.dump is not None and self.scratch is not None
+        on_it = now.playing and now.episode_id == job.episode_id and (bool(now.path) or streaming)
         if on_it and now.duration is None:
             self._again(job, delay=1.0)  # still loading: the length is not known yet
             return
         chunk = self._plan(now) if on_it else None
+        if chunk is not None and streaming:
+            chunk = self._cached_part(chunk, now)
+            if chunk is None:
+                self._again(job, delay=2.0)  # the cache has not got there yet
+                return
         if chunk is None:
             with self.db.transaction() as conn:
                 self.queue.finish(conn, job)  # follow() starts it again on the next play
             return
         start, end, settled = chunk
-        transcript = self.transcriber().transcribe(
-            TranscribeRequest(audio=Path(now.path or ""), start=start, end=end)
-        )
+        if streaming:
+            transcript = self._transcribe_cached(job.episode_id or 0, start, end)
+            if transcript is None:
+                self._again(job, delay=2.0)
+                return
+        else:
+            transcript = self.transcriber().transcribe(
+                TranscribeRequest(audio=Path(now.path or ""), start=start, end=end)
+            )
         kept, reached = _keep_settled(transcript, end, self.tail_guard, settled)
         with self.db.transaction() as conn:
             segments.save(conn, job.episode_id or 0, kept)
@@ -138,6 +161,33 @@ class LookAhead:
             reached,
             len(kept.segments),
         )
+
+    def _cached_part(
+        self, chunk: tuple[float, float, bool], now: Listening
+    ) -> tuple[float, float, bool] | None:
+        """The chunk cut to what the stream's cache holds; None if that is too little."""
+        start, end, settled = chunk
+        held = next((b for a, b in now.cached if a <= start + 0.05 < b), None)
+        if held is None:
+            return None
+        if held < end:
+            end, settled = held, False
+        at_end = now.duration is not None and end >= now.duration - 0.05
+        if end - start < self.min_stream_chunk and not at_end:
+            return None
+        return start, end, settled
+
+    def _transcribe_cached(self, episode_id: int, start: float, end: float) -> Transcript | None:
+        assert self.dump is not None and self.scratch is not None
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        part = self.scratch / f"lookahead-{episode_id}.mkv"
+        try:
+            if not self.dump(start, end, part):
+                return None
+            heard = self.transcriber().transcribe(TranscribeRequest(audio=part))
+            return heard.shifted(start)
+        finally:
+            part.unlink(missing_ok=True)
 
     def _again(self, job: Job, delay: float) -> None:
         with self.db.transaction() as conn:

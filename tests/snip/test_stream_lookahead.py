@@ -1,0 +1,64 @@
+"""A streamed episode is transcribed ahead of the listener from what mpv's cache
+already holds: the daemon never fetches the stream a second time for it."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from earmark.library.fileserver import FileServer
+from earmark.sync.broker import LocalBroker
+
+from ..conftest import Episode
+from ..daemon_process import Daemon, earmark
+from ..support import wait_for, write_feed
+
+
+def _spans(database: Path) -> list[tuple[float, float]]:
+    with sqlite3.connect(database, timeout=5) as conn:
+        return conn.execute('SELECT start, "end" FROM transcribed_spans ORDER BY start').fetchall()
+
+
+def test_stream_is_looked_ahead_from_the_cache_and_a_snip_reads_it(
+    write_config: Callable[..., Path],
+    broker: LocalBroker,
+    garden_episode: Episode,
+    data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "podcast"
+    root.mkdir()
+    shutil.copy(garden_episode.path, root / "garden.mp3")
+    with FileServer(root) as server:
+        feed = write_feed(root, server.base_url, "Garden", [("g", "Compost", "garden.mp3")])
+        config = write_config(
+            {
+                "mqtt": {"host": "127.0.0.1", "port": broker.port},
+                "library": {"demo": False, "download": False, "feeds": [feed]},
+                "snip": {"before": 15, "after": 5},
+            }
+        )
+        daemon = Daemon(config, tmp_path / "daemon.log")
+        try:
+            daemon.wait_playing()
+            database = data_dir / "earmark.db"
+            # the whole (short) episode is in the cache at once: look-ahead covers it
+            wait_for(
+                lambda: sum(b - a for a, b in _spans(database)) > 40,
+                90,
+                0.5,
+                "look-ahead over the stream",
+            )
+            result = earmark(config, "snip")
+            assert result.returncode == 0, result.stderr
+            wait_for(lambda: "snip done" in daemon.log, 60, 0.2, "the snip")
+            assert "source=faster-whisper" in daemon.log
+            assert not list((data_dir / "tmp").glob("*.mkv")), "dumps are cleaned up"
+        finally:
+            daemon.terminate()
+        assert "episode downloaded" not in daemon.log
+        size = (root / "garden.mp3").stat().st_size
+        # mpv's own fetch (and the clip's ranged one) only: look-ahead added nothing
+        assert server.bytes_sent < 2.5 * size
