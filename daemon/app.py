@@ -108,6 +108,7 @@ class Speaker:
         self.stopping = asyncio.Event()
         self.playback: Playback | None = None
         self.inputs: device.Inputs | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     # -- wiring helpers ---------------------------------------------------------
     def _broker_address(self) -> BrokerAddress:
@@ -183,8 +184,11 @@ class Speaker:
         self.playback.start()
         self.inputs = device.build_inputs(self.config.inputs, self.on_input)
         self.inputs.start()
-        self._light_task = asyncio.get_running_loop().create_task(self._keep_light())
-        asyncio.get_running_loop().create_task(self._prepare_library())
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._keep_light()),
+            loop.create_task(self._prepare_library()),
+        ]
         log.info(
             "earmark started device=%s data=%s control=%s",
             self.config.device_id,
@@ -223,15 +227,25 @@ class Speaker:
         try:
             if self.config.library.demo:
                 await loop.run_in_executor(None, self._serve_demo)
-            for url in self.config.library.feeds:
-                try:
-                    await loop.run_in_executor(None, self.subscriptions.refresh, url)
-                except EarmarkError as exc:
-                    log.error("feed skipped url=%s: %s", url, exc)
+            await self._refresh_feeds()
         except Exception:
             log.exception("library preparation failed")
         if self.config.player.autoplay and self.playback is not None:
             self.playback.play_next_unfinished()
+        while self.config.library.feeds:
+            await asyncio.sleep(max(1.0, self.config.library.refresh_minutes * 60))
+            await self._refresh_feeds()
+
+    async def _refresh_feeds(self) -> None:
+        """Fetch every subscribed feed (off the loop); a broken one is one log line."""
+        loop = asyncio.get_running_loop()
+        for url in self.config.library.feeds:
+            try:
+                await loop.run_in_executor(None, self.subscriptions.refresh, url)
+            except EarmarkError as exc:
+                log.error("feed skipped url=%s: %s", url, exc)
+            except Exception:
+                log.exception("feed refresh failed url=%s", url)
 
     def _serve_demo(self) -> None:
         from earmark.library.demo import build_demo
@@ -263,8 +277,8 @@ class Speaker:
 
     async def stop(self) -> None:
         log.info("earmark stopping")
-        if getattr(self, "_light_task", None) is not None:
-            self._light_task.cancel()
+        for task in self._tasks:
+            task.cancel()
         if self.inputs is not None:
             self.inputs.stop()
         if self.playback is not None:

@@ -170,3 +170,27 @@ def test_snip_saved_while_broker_is_down_is_published_when_it_returns(
     finally:
         daemon.terminate()
         broker.close()
+
+
+def test_a_broken_feed_is_one_line_and_the_good_one_still_plays(
+    write_config: Callable[..., Path], broker: LocalBroker, feed_url: str, tmp_path: Path
+) -> None:
+    broken = feed_url.replace("feed.xml", "missing.xml")
+    config = write_config(
+        {
+            "mqtt": {"host": "127.0.0.1", "port": broker.port},
+            "library": {
+                "demo": False,
+                "feeds": [broken, feed_url, f"http://127.0.0.1:{free_port()}/x"],
+            },
+        }
+    )
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        status = daemon.wait_playing()
+        assert status["player"]["episode"] == "Compost"
+    finally:
+        daemon.terminate()
+    skipped = [line for line in daemon.log.splitlines() if "feed skipped" in line]
+    assert len(skipped) == 2 and all("Traceback" not in line for line in skipped)
+    assert "Traceback" not in daemon.log
