@@ -26,10 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from bench import Figure
 from bench.episodes import bread_episode
+from bench.speaker import speaker_config
 from earmark.library.speech import SpokenAudio
 from earmark.snip.capture import Capturer, NowPlaying
 from earmark.snip.lookahead import KIND as LOOKAHEAD
@@ -322,9 +322,6 @@ def _vm_hwm_mb(pid: int) -> float:
 
 def _peak_rss(work: Path, episode: Path) -> list[Figure]:
     from earmark import control
-    from earmark.library.fileserver import FileServer
-    from earmark.sync.broker import LocalBroker, free_port
-    from tests.support import write_feed
 
     # the bare process transcribes the same 60 s the daemon's snip does
     clip = work / "bare.wav"
@@ -341,26 +338,7 @@ def _peak_rss(work: Path, episode: Path) -> list[Figure]:
     )
     bare_mb = int(bare.stdout.strip().splitlines()[-1]) / 1024
 
-    www = work / "www"
-    www.mkdir()
-    shutil.copy(episode, www / episode.name)
-    port = free_port()
-    with LocalBroker(port), FileServer(www) as server:
-        feed = write_feed(www, server.base_url, "Bread", [("b1", "Bread", episode.name)])
-        config = work / "earmark.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "device_id": "bench",
-                    "data_dir": str(work / "data"),
-                    "log_level": "warning",
-                    "mqtt": {"host": "127.0.0.1", "port": port},
-                    "player": {"audio_output": "null", "earcons": False},
-                    "library": {"demo": False, "feeds": [feed]},
-                    "transcription": {"lookahead": "ahead"},
-                }
-            )
-        )
+    with speaker_config(work, episode, transcription={"lookahead": "ahead"}) as (config, port):
         daemon = subprocess.Popen(
             [sys.executable, "-m", "earmark", "-c", str(config), "run"],
             stdout=subprocess.DEVNULL,

@@ -14,13 +14,11 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import yaml
 
 from bench import Figure
 from bench.episodes import bread_episode
+from bench.speaker import speaker_config
 from earmark import control
-from earmark.library.fileserver import FileServer
-from earmark.sync.broker import LocalBroker, free_port
 
 WINDOWS = (20.0, 55.0, 90.0, 125.0)  # press positions, windows far enough apart
 BEFORE, AFTER = 15.0, 5.0
@@ -43,29 +41,14 @@ def _bare_seconds(episode: Path, start: float, end: float) -> float:
 
 def run() -> list[Figure]:
     work = Path(tempfile.mkdtemp(prefix="earmark-bench-snip-"))
-    www = work / "www"
-    www.mkdir()
-    episode, _ = bread_episode(www, repeats=2)
-    port = free_port()
-    with LocalBroker(port), FileServer(www) as server:
-        from tests.support import write_feed  # the same feed the tests serve
-
-        feed = write_feed(www, server.base_url, "Bread", [("b1", "Bread", episode.name)])
-        config = work / "earmark.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "device_id": "bench",
-                    "data_dir": str(work / "data"),
-                    "log_level": "warning",
-                    "mqtt": {"host": "127.0.0.1", "port": port},
-                    "player": {"audio_output": "null", "earcons": False},
-                    "library": {"demo": False, "feeds": [feed]},
-                    "snip": {"before": BEFORE, "after": AFTER},
-                    "transcription": {"lookahead": "off"},
-                }
-            )
-        )
+    (work / "www").mkdir()
+    episode, _ = bread_episode(work / "www", repeats=2)
+    with speaker_config(
+        work,
+        episode,
+        snip={"before": BEFORE, "after": AFTER},
+        transcription={"lookahead": "off"},
+    ) as (config, port):
         done: dict[str, float] = {}
         listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
         listener.on_connect = lambda c, *a: c.subscribe("earmark/bench/highlight", qos=1)

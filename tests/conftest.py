@@ -17,7 +17,7 @@ from earmark.library.fileserver import FileServer
 from earmark.library.speech import Chapter, SpokenAudio, encode, synthesize
 from earmark.sync.broker import LocalBroker, free_port
 
-from .support import MqttListener
+from .support import MqttListener, write_feed
 
 # Sentences of a made-up show, each long enough for Whisper to hear clearly.
 GARDEN_SENTENCES = (
@@ -72,6 +72,18 @@ def make_episode(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Epis
 def garden_episode(make_episode: Callable[..., Episode]) -> Episode:
     chapters = (Chapter(0.0, "Welcome"), Chapter(20.0, "Compost"), Chapter(40.0, "Harvest"))
     return make_episode(GARDEN_SENTENCES, "garden.mp3", chapters=chapters)
+
+
+@pytest.fixture
+def garden_feed(tmp_path: Path, garden_episode: Episode) -> Iterator[str]:
+    """The garden episode in a one-episode feed on a local HTTP server: its URL."""
+    root = tmp_path / "podcast"
+    root.mkdir()
+    shutil.copy(garden_episode.path, root / "garden.mp3")
+    with FileServer(root) as server:
+        yield write_feed(
+            root, server.base_url, "The Slow Garden", [("garden-1", "Compost", "garden.mp3")]
+        )
 
 
 @pytest.fixture

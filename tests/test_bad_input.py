@@ -3,7 +3,6 @@ use, a broker that is down, commands with no daemon."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import sqlite3
 from collections.abc import Callable
@@ -12,25 +11,12 @@ from pathlib import Path
 import pytest
 
 from earmark.errors import StoreError
-from earmark.library.fileserver import FileServer
 from earmark.payloads import HighlightPayload
 from earmark.store.database import Database
 from earmark.sync.broker import LocalBroker, free_port
 
-from .conftest import Episode
 from .daemon_process import Daemon, earmark
-from .support import MqttListener, wait_for, write_feed
-
-
-@pytest.fixture
-def feed_url(tmp_path: Path, garden_episode: Episode):  # type: ignore[no-untyped-def]
-    root = tmp_path / "podcast"
-    root.mkdir()
-    shutil.copy(garden_episode.path, root / "garden.mp3")
-    with FileServer(root) as server:
-        yield write_feed(
-            root, server.base_url, "The Slow Garden", [("garden-1", "Compost", "garden.mp3")]
-        )
+from .support import MqttListener, wait_for
 
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
@@ -107,14 +93,14 @@ def test_second_daemon_refuses_to_share_the_control_socket(
 
 
 def test_local_broker_port_taken_by_something_else_keeps_the_speaker_playing(
-    write_config: Callable[..., Path], feed_url: str, tmp_path: Path
+    write_config: Callable[..., Path], garden_feed: str, tmp_path: Path
 ) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
         config = write_config(
-            {"mqtt": {"local_port": port}, "library": {"demo": False, "feeds": [feed_url]}}
+            {"mqtt": {"local_port": port}, "library": {"demo": False, "feeds": [garden_feed]}}
         )
         daemon = Daemon(config, tmp_path / "daemon.log")
         try:
@@ -127,7 +113,7 @@ def test_local_broker_port_taken_by_something_else_keeps_the_speaker_playing(
 
 
 def test_snip_saved_while_broker_is_down_is_published_when_it_returns(
-    write_config: Callable[..., Path], feed_url: str, tmp_path: Path
+    write_config: Callable[..., Path], garden_feed: str, tmp_path: Path
 ) -> None:
     port = free_port()
     broker = LocalBroker(port)
@@ -139,7 +125,7 @@ def test_snip_saved_while_broker_is_down_is_published_when_it_returns(
     config = write_config(
         {
             "mqtt": {"host": "127.0.0.1", "port": port},
-            "library": {"demo": False, "feeds": [feed_url]},
+            "library": {"demo": False, "feeds": [garden_feed]},
         }
     )
     daemon = Daemon(config, tmp_path / "daemon.log")
@@ -173,15 +159,15 @@ def test_snip_saved_while_broker_is_down_is_published_when_it_returns(
 
 
 def test_a_broken_feed_is_one_line_and_the_good_one_still_plays(
-    write_config: Callable[..., Path], broker: LocalBroker, feed_url: str, tmp_path: Path
+    write_config: Callable[..., Path], broker: LocalBroker, garden_feed: str, tmp_path: Path
 ) -> None:
-    broken = feed_url.replace("feed.xml", "missing.xml")
+    broken = garden_feed.replace("feed.xml", "missing.xml")
     config = write_config(
         {
             "mqtt": {"host": "127.0.0.1", "port": broker.port},
             "library": {
                 "demo": False,
-                "feeds": [broken, feed_url, f"http://127.0.0.1:{free_port()}/x"],
+                "feeds": [broken, garden_feed, f"http://127.0.0.1:{free_port()}/x"],
             },
         }
     )

@@ -4,42 +4,28 @@ transcribed highlight on MQTT."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from earmark.library.fileserver import FileServer
 from earmark.payloads import HighlightPayload
 from earmark.store.catalog import Catalog
 from earmark.store.database import Database
+from earmark.sync.broker import LocalBroker
 
 from .conftest import Episode
 from .daemon_process import Daemon, earmark
-from .support import MqttListener, wait_for, word_error_rate, write_feed
+from .support import MqttListener, wait_for, word_error_rate
 
 
 @pytest.fixture
-def podcast(tmp_path: Path, garden_episode: Episode) -> Iterator[tuple[FileServer, str]]:
-    root = tmp_path / "podcast"
-    root.mkdir()
-    shutil.copy(garden_episode.path, root / "garden.mp3")
-    with FileServer(root) as server:
-        url = write_feed(
-            root, server.base_url, "The Slow Garden", [("garden-1", "Compost", "garden.mp3")]
-        )
-        yield server, url
-
-
-@pytest.fixture
-def daemon_config(write_config: Callable[..., Path], broker, podcast) -> Path:  # type: ignore[no-untyped-def]
-    _, feed_url = podcast
+def daemon_config(write_config: Callable[..., Path], broker: LocalBroker, garden_feed: str) -> Path:
     return write_config(
         {
             "mqtt": {"host": "127.0.0.1", "port": broker.port},
-            "library": {"demo": False, "feeds": [feed_url]},
+            "library": {"demo": False, "feeds": [garden_feed]},
             "snip": {"before": 15, "after": 5},
         }
     )

@@ -4,31 +4,15 @@ started again and the highlight ends done exactly once."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from earmark.library.fileserver import FileServer
 from earmark.payloads import HighlightPayload
 from earmark.sync.broker import LocalBroker
 
-from ..conftest import Episode
 from ..daemon_process import Daemon, earmark
-from ..support import MqttListener, wait_for, write_feed
-
-
-@pytest.fixture
-def feed_url(tmp_path: Path, garden_episode: Episode) -> Iterator[str]:
-    root = tmp_path / "podcast"
-    root.mkdir()
-    shutil.copy(garden_episode.path, root / "garden.mp3")
-    with FileServer(root) as server:
-        yield write_feed(
-            root, server.base_url, "The Slow Garden", [("garden-1", "Compost", "garden.mp3")]
-        )
+from ..support import MqttListener, wait_for
 
 
 def _job_status(database: Path, highlight_id: str, kind: str) -> str | None:
@@ -43,14 +27,14 @@ def test_snip_killed_mid_transcription_ends_done_exactly_once(
     write_config: Callable[..., Path],
     broker: LocalBroker,
     mqtt_listener: MqttListener,
-    feed_url: str,
+    garden_feed: str,
     data_dir: Path,
     tmp_path: Path,
 ) -> None:
     config = write_config(
         {
             "mqtt": {"host": "127.0.0.1", "port": broker.port},
-            "library": {"demo": False, "feeds": [feed_url]},
+            "library": {"demo": False, "feeds": [garden_feed]},
             # a long window, so the transcription lasts long enough to be killed in
             "snip": {"before": 45, "after": 15},
             "transcription": {"lookahead": "off"},
