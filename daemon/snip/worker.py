@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -58,20 +59,30 @@ class JobWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                job = self.queue.claim()
-            except Exception:
-                log.exception("cannot read the job queue; retrying")
-                job = None
-            if job is None:
-                self._wake.wait(self._idle_wait())
-                self._wake.clear()
-                continue
-            self.busy = True
-            try:
-                self._execute(job)
-            finally:
-                self.busy = False
-                self.on_change()
+                self._round()
+            except sqlite3.Error as exc:
+                # a full disk or a locked database: nothing can be recorded now, so
+                # the job that was running goes back in the queue, and we wait
+                log.error("the database refused a write (%s); jobs wait and retry", exc)
+                self._wake.wait(self.idle_seconds)
+                with contextlib.suppress(sqlite3.Error):
+                    self.queue.resume_interrupted()
+            except Exception:  # a bug: the worker must keep going for the other jobs
+                log.exception("job worker round failed; retrying")
+                self._wake.wait(self.idle_seconds)
+
+    def _round(self) -> None:
+        job = self.queue.claim()
+        if job is None:
+            self._wake.wait(self._idle_wait())
+            self._wake.clear()
+            return
+        self.busy = True
+        try:
+            self._execute(job)
+        finally:
+            self.busy = False
+            self.on_change()
 
     def _idle_wait(self) -> float:
         wakeup = self.queue.next_wakeup()
@@ -90,6 +101,8 @@ class JobWorker:
             log.debug(
                 "job done id=%d kind=%s seconds=%.2f", job.id, job.kind, time.monotonic() - started
             )
+        except sqlite3.Error:
+            raise  # the database itself: handled by the loop, the job is not at fault
         except EarmarkError as exc:
             self._failed(job, str(exc))
         except Exception as exc:  # a bug in one job must not stop the others

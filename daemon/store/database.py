@@ -91,7 +91,9 @@ class Database:
             try:
                 yield self.connection
             except BaseException:
-                self.connection.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk)
+                if self.connection.in_transaction:
+                    self.connection.execute("ROLLBACK")
                 raise
             self.connection.execute("COMMIT")
 

@@ -5,6 +5,7 @@ saved and either done or failed with a one-line reason, never a crash."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -18,13 +19,14 @@ import yaml
 from earmark.config.model import TranscriptionConfig
 from earmark.library.fileserver import FileServer
 from earmark.library.speech import encode, synthesize
+from earmark.snip.capture import Capturer, NowPlaying
 from earmark.store import segments
 from earmark.transcribe.base import Transcriber
 from earmark.transcribe.local import pinned_model_path
 from earmark.transcribe.registry import build_transcriber
 
 from ..conftest import SPEECH_CACHE, Episode
-from ..support import word_error_rate
+from ..support import wait_for, word_error_rate
 from .conftest import Stack
 
 GERMAN = (
@@ -215,3 +217,41 @@ def _earmark(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=30,
     )
+
+
+def test_a_full_database_is_one_line_and_the_snip_finishes_once_there_is_room(
+    stack: Stack, garden_episode: Episode, caplog: pytest.LogCaptureFixture
+) -> None:
+    episode_id = stack.add_episode(garden_episode)
+    episode = stack.catalog.episode(episode_id)
+    assert episode is not None
+    highlight, _ = Capturer(stack.book, 15.0, 5.0).capture(
+        NowPlaying(episode.source, 30.0, episode.duration, episode_id), "test"
+    )
+    connection = stack.db.connection
+    with stack.db.transaction() as conn:  # fill the pages the pipeline writes into
+        conn.execute(
+            'INSERT INTO transcript_segments (episode_id, start, "end", text, source) '
+            "VALUES (?, 9000, 9001, ?, 'filler')",
+            (episode_id, "x" * 3900),
+        )
+        conn.execute(
+            "INSERT INTO outbox (topic, payload, created_at, sent_at) VALUES "
+            "('filler', ?, 'then', 'then')",
+            (b"x" * 3900,),
+        )
+    pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    # SQLite's own limit on the file's size: every write that needs a new page
+    # fails with SQLITE_FULL, exactly as on a full disk
+    connection.execute(f"PRAGMA max_page_count = {pages}")
+    with caplog.at_level(logging.ERROR, logger="earmark.snip.worker"):
+        stack.start()
+        stack.worker.notify()
+        wait_for(lambda: "database refused a write" in caplog.text, 60, 0.05, "the refusal")
+    refusal = next(r for r in caplog.records if "refused a write" in r.getMessage())
+    assert refusal.exc_info is None and "\n" not in refusal.getMessage()
+    assert stack.book.get(highlight.id) is not None  # the saved snip survives
+    connection.execute("PRAGMA max_page_count = 1073741823")
+    stack.worker.notify()
+    done = stack.settled(highlight.id, timeout=90)
+    assert done.status == "done" and done.transcript
