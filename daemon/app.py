@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -310,17 +311,22 @@ class Speaker:
             late = max(0.0, time.monotonic() - pressed) * state.speed
             state = dataclasses.replace(state, position=max(0.0, state.position - late))
         episode = self.catalog.episode(state.episode_id) if state.episode_id else None
-        highlight, new = self.capturer.capture(
-            NowPlaying(
-                state.source,
-                state.position,
-                state.duration,
-                state.episode_id,
-                episode.podcast_title if episode else "",
-                episode.title if episode else Path(state.source).name,
-            ),
-            source,
+        playing = NowPlaying(
+            state.source,
+            state.position,
+            state.duration,
+            state.episode_id,
+            episode.podcast_title if episode else "",
+            episode.title if episode else Path(state.source).name,
         )
+        try:
+            highlight, new = self.capturer.capture(playing, source)
+        except sqlite3.Error as exc:
+            self.playback.earcon("error")
+            log.error("snip not saved at %.1f s: the database refused it (%s)", state.position, exc)
+            raise EarmarkError(
+                f"the snip could not be saved: {exc}; free space in {self.config.data_dir}"
+            ) from None
         self.worker.notify()
         self.relay.notify()
         self.playback.earcon("snip")
