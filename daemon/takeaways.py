@@ -44,6 +44,3 @@ class ExtractiveSummarizer:
         ranked = sorted(sentences, key=lambda s: len(s.split()), reverse=True)
         chosen = set(ranked[: self.max_takeaways])
         return Summary(title=title, takeaways=tuple(s for s in sentences if s in chosen))
-
-
-SUMMARIZERS = {"extractive": ExtractiveSummarizer}

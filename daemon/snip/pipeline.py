@@ -69,9 +69,6 @@ class SnipPipeline:
             "takeaways": self._takeaways,
         }
 
-    def handles(self, kind: str) -> bool:
-        return kind in self.handlers
-
     def run(self, job: Job) -> None:
         highlight = self.book.get(job.highlight_id or "")
         if highlight is None:
@@ -115,6 +112,8 @@ class SnipPipeline:
         finally:
             seconds = cutting.wait()
         with self.db.transaction() as conn:
+            if self._superseded(conn, job, highlight):
+                return
             self.book.update(
                 highlight.id,
                 conn,
@@ -134,6 +133,18 @@ class SnipPipeline:
                 self._store_words(conn, job, highlight, words)
             self.queue.finish(conn, job)
         log.info("snip clipped id=%s seconds=%.1f", highlight.id, seconds)
+
+    def _superseded(self, conn: sqlite3.Connection, job: Job, highlight: Highlight) -> bool:
+        """True (and the job finished) if the highlight changed while this stage
+        worked — a second press extended it and its stages start again — so a
+        stage never writes an old window over a newer one."""
+        row = conn.execute("SELECT version FROM highlights WHERE id = ?", (highlight.id,))
+        current = row.fetchone()
+        if current is not None and current[0] == highlight.version:
+            return False
+        self.queue.finish(conn, job)
+        log.info("snip id=%s stage %s superseded by a newer version", highlight.id, job.kind)
+        return True
 
     def _snapped(self, words: Transcript, highlight: Highlight) -> tuple[float, float, str]:
         # without snapping, the window stays and only the words inside it count
@@ -179,6 +190,8 @@ class SnipPipeline:
             else:
                 words = self._transcribe_now(highlight, source)
         with self.db.transaction() as conn:
+            if self._superseded(conn, job, highlight):
+                return
             self._store_words(conn, job, highlight, words)
             self.queue.finish(conn, job)
 
@@ -241,6 +254,8 @@ class SnipPipeline:
         summary = self.summarizer.summarize(highlight.transcript or "")
         clip_path, clip_seconds = self._final_clip(highlight)
         with self.db.transaction() as conn:
+            if self._superseded(conn, job, highlight):
+                return
             updated = self.book.update(
                 highlight.id,
                 conn,

@@ -138,10 +138,6 @@ class Catalog:
         with self.db.transaction() as conn:
             conn.execute("UPDATE episodes SET chapters_json = ? WHERE id = ?", (data, episode_id))
 
-    def set_duration(self, episode_id: int, duration: float) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE episodes SET duration = ? WHERE id = ?", (duration, episode_id))
-
     def set_podcast_speed(self, podcast_id: int, speed: float | None) -> None:
         with self.db.transaction() as conn:
             conn.execute("UPDATE podcasts SET speed = ? WHERE id = ?", (speed, podcast_id))
@@ -156,12 +152,6 @@ class Catalog:
 
     def episode(self, episode_id: int) -> StoredEpisode | None:
         rows = self.db.query(f"{_EPISODE_SELECT} WHERE e.id = ?", (episode_id,))
-        return _episode(rows[0]) if rows else None
-
-    def episode_by_source(self, source: str) -> StoredEpisode | None:
-        rows = self.db.query(
-            f"{_EPISODE_SELECT} WHERE e.local_path = ? OR e.enclosure_url = ?", (source, source)
-        )
         return _episode(rows[0]) if rows else None
 
     def episodes(self, unplayed_only: bool = False) -> list[StoredEpisode]:

@@ -73,9 +73,6 @@ class MqttLink:
         self.client.connect_async(self.address.host, self.address.port, self.address.keepalive)
         self.client.loop_start()
 
-    def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
-
     def publish(
         self, relative_topic: str, payload: bytes, qos: int = 1, retain: bool = False
     ) -> int | None:
