@@ -8,7 +8,6 @@ sox at first use and cached, so nothing binary ships in the package.
 from __future__ import annotations
 
 import enum
-import locale
 import logging
 import subprocess
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 import mpv
 
 from earmark.config.model import PlayerConfig
+from earmark.player.mpv_player import audio_only_options
 
 log = logging.getLogger(__name__)
 
@@ -100,19 +100,5 @@ class Earcons:
             and (not self._core.core_shutdown)
         ):
             return self._core
-        locale.setlocale(locale.LC_NUMERIC, "C")  # libmpv needs a decimal point
-        options: dict[str, object] = {
-            "vo": "null",
-            "video": False,
-            "ytdl": False,
-            "idle": True,
-            "config": False,
-            "terminal": False,
-            "audio_client_name": "earmark-earcons",
-        }
-        if self._config.audio_output != "auto":
-            options["ao"] = self._config.audio_output
-        if self._config.audio_device:
-            options["audio_device"] = self._config.audio_device
-        self._core = mpv.MPV(**options)
+        self._core = mpv.MPV(**audio_only_options(self._config, "earmark-earcons"))
         return self._core

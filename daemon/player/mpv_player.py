@@ -303,30 +303,20 @@ class Player:
     # --- mpv instances ----------------------------------------------------------
 
     def _new_core(self) -> mpv.MPV:
-        # libmpv refuses to run (and can crash) under a locale with a decimal comma
-        locale.setlocale(locale.LC_NUMERIC, "C")
-        options: dict[str, Any] = {
-            "vo": "null",
-            "video": False,
-            "ytdl": False,
-            "idle": True,
-            "config": False,
-            "terminal": False,
-            "input_default_bindings": False,
-            "audio_client_name": "earmark",
-            "volume": self._volume,
-            "speed": self._speed,
-            "cache": "auto",
-            # a stream buffers this far ahead (mpv's default is an hour, which
-            # would fetch a whole episode before a far seek)
-            "cache_secs": self._readahead_seconds,
-            "demuxer_max_bytes": f"{self._cache_megabytes}MiB",
-            "demuxer_max_back_bytes": f"{self._cache_megabytes // 2}MiB",
-        }
-        if self._config.audio_output != "auto":
-            options["ao"] = self._config.audio_output
-        if self._config.audio_device:
-            options["audio_device"] = self._config.audio_device
+        options = audio_only_options(self._config, "earmark")
+        options.update(
+            {
+                "input_default_bindings": False,
+                "volume": self._volume,
+                "speed": self._speed,
+                "cache": "auto",
+                # a stream buffers this far ahead (mpv's default is an hour, which
+                # would fetch a whole episode before a far seek)
+                "cache_secs": self._readahead_seconds,
+                "demuxer_max_bytes": f"{self._cache_megabytes}MiB",
+                "demuxer_max_back_bytes": f"{self._cache_megabytes // 2}MiB",
+            }
+        )
         if self._config.untimed:
             options["ao_null_untimed"] = True
         if self._silence:
@@ -663,14 +653,31 @@ def _clamp_volume(volume: float) -> float:
     return min(100.0, max(0.0, float(volume)))
 
 
+def audio_only_options(config: PlayerConfig, client_name: str) -> dict[str, Any]:
+    """The options of every mpv earmark opens: audio only, none of the user's mpv
+    config or key bindings, and the configured output and device."""
+    # libmpv refuses to run (and can crash) under a locale with a decimal comma
+    locale.setlocale(locale.LC_NUMERIC, "C")
+    options: dict[str, Any] = {
+        "vo": "null",
+        "video": False,
+        "ytdl": False,
+        "idle": True,
+        "config": False,
+        "terminal": False,
+        "audio_client_name": client_name,
+    }
+    if config.audio_output != "auto":
+        options["ao"] = config.audio_output
+    if config.audio_device:
+        options["audio_device"] = config.audio_device
+    return options
+
+
 def audio_devices(audio_output: str = "auto") -> list[tuple[str, str]]:
     """The (name, description) of every audio device mpv can open for
     ``audio_output``, as ``--audio-device`` takes them (for ``earmark doctor``)."""
-    locale.setlocale(locale.LC_NUMERIC, "C")
-    options: dict[str, Any] = {"vo": "null", "video": False, "config": False}
-    if audio_output != "auto":
-        options["ao"] = audio_output
-    core = mpv.MPV(**options)
+    core = mpv.MPV(**audio_only_options(PlayerConfig(audio_output=audio_output), "earmark"))
     try:
         return [(d["name"], d.get("description", "")) for d in core.audio_device_list or []]
     finally:
