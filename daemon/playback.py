@@ -248,12 +248,11 @@ class Playback:
         """Set the speed, and remember it as this podcast's default."""
         player = self._ready()
         player.set_speed(speed)
-        applied = player.snapshot().speed
-        state = player.snapshot()
+        state = player.snapshot()  # the speed as clamped by the player
         episode = self.catalog.episode(state.episode_id) if state.episode_id else None
         if episode is not None:
-            self.catalog.set_podcast_speed(episode.podcast_id, applied)
-        return f"speed {applied:.2f}"
+            self.catalog.set_podcast_speed(episode.podcast_id, state.speed)
+        return f"speed {state.speed:.2f}"
 
     def set_volume(self, volume: float) -> str:
         player = self._ready()
