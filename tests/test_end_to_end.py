@@ -26,7 +26,8 @@ def daemon_config(write_config: Callable[..., Path], broker: LocalBroker, garden
         {
             "mqtt": {"host": "127.0.0.1", "port": broker.port},
             "library": {"demo": False, "feeds": [garden_feed]},
-            "snip": {"before": 15, "after": 5},
+            # a window of several sentences, so one misheard word does not decide the test
+            "snip": {"before": 30, "after": 10},
         }
     )
 
