@@ -12,7 +12,7 @@ import importlib.resources
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +39,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = threading.RLock()
+        self._after_commit: list[Callable[[], None]] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.connection = sqlite3.connect(
@@ -91,11 +92,23 @@ class Database:
             try:
                 yield self.connection
             except BaseException:
+                self._after_commit.clear()
                 # SQLite has already rolled back after some errors (a full disk)
                 if self.connection.in_transaction:
                     self.connection.execute("ROLLBACK")
                 raise
-            self.connection.execute("COMMIT")
+            try:
+                self.connection.execute("COMMIT")
+            finally:
+                done, self._after_commit = self._after_commit, []
+            if not self.connection.in_transaction:
+                for callback in done:
+                    callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current transaction has committed (never if it
+        rolls back): how a write announces itself only when it is durable."""
+        self._after_commit.append(callback)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self.lock:

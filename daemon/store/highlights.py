@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from earmark.payloads import HighlightPayload
@@ -107,9 +108,16 @@ def _from_row(row: sqlite3.Row) -> Highlight:
 class HighlightBook:
     """Every write of a highlight also queues its whole payload for MQTT."""
 
-    def __init__(self, db: Database, device_id: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        device_id: str,
+        on_change: Callable[[Highlight], None] = lambda highlight: None,
+    ) -> None:
         self.db = db
         self.device_id = device_id
+        # told of every committed version, on the writing thread, after the commit
+        self.on_change = on_change
 
     def add(self, highlight: Highlight, jobs: list[tuple[str, int]] = ()) -> Highlight:  # type: ignore[assignment]
         """Insert a new highlight with its first jobs ((kind, priority), ...) in one commit."""
@@ -122,7 +130,7 @@ class HighlightBook:
             conn.execute(f"INSERT INTO highlights ({columns}) VALUES ({placeholders})", _row(saved))
             for kind, priority in jobs:
                 job_table.enqueue(conn, kind, highlight_id=saved.id, priority=priority)
-            outbox.enqueue(conn, "highlight", saved.payload(self.device_id).to_json())
+            self._queue(conn, saved)
         return saved
 
     def update(
@@ -146,8 +154,12 @@ class HighlightBook:
         conn.execute(
             f"UPDATE highlights SET {assignments} WHERE id = ?", (*_row(updated)[1:], updated.id)
         )
-        outbox.enqueue(conn, "highlight", updated.payload(self.device_id).to_json())
+        self._queue(conn, updated)
         return updated
+
+    def _queue(self, conn: sqlite3.Connection, highlight: Highlight) -> None:
+        outbox.enqueue(conn, "highlight", highlight.payload(self.device_id).to_json())
+        self.db.after_commit(lambda: self.on_change(highlight))
 
     @staticmethod
     def _get(conn: sqlite3.Connection, highlight_id: str) -> Highlight | None:
