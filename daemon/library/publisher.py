@@ -65,8 +65,4 @@ class PublisherTranscripts:
         return True
 
     def _stored(self, episode_id: int) -> bool:
-        rows = self.db.query(
-            "SELECT 1 FROM transcribed_spans WHERE episode_id = ? AND source = ? LIMIT 1",
-            (episode_id, SOURCE),
-        )
-        return bool(rows)
+        return segments.has_source(self.db, episode_id, SOURCE)

@@ -59,11 +59,7 @@ class Capturer:
                 )
                 # the audio and words are done again for the longer window: stages
                 # still waiting for the shorter one are dropped
-                conn.execute(
-                    "UPDATE jobs SET status = 'done', last_error = 'superseded by a longer "
-                    "window' WHERE highlight_id = ? AND status = 'queued'",
-                    (extended.id,),
-                )
+                jobs.supersede_queued(conn, extended.id, "superseded by a longer window")
                 jobs.enqueue(conn, "clip", highlight_id=extended.id)
             log.info(
                 "snip extended id=%s window=%.1f-%.1f source=%s",

@@ -78,12 +78,7 @@ class LookAhead:
         if self.mode == OFF:
             return False
         with self.db.transaction() as conn:
-            waiting = conn.execute(
-                "SELECT 1 FROM jobs WHERE kind = ? AND episode_id = ? "
-                "AND status IN ('queued', 'running')",
-                (KIND, episode_id),
-            ).fetchone()
-            if waiting:
+            if job_table.waiting_for_episode(conn, KIND, episode_id):
                 return False
             job_table.enqueue(
                 conn, KIND, episode_id=episode_id, priority=job_table.LOOKAHEAD_PRIORITY

@@ -138,9 +138,7 @@ class SnipPipeline:
         """True (and the job finished) if the highlight changed while this stage
         worked — a second press extended it and its stages start again — so a
         stage never writes an old window over a newer one."""
-        row = conn.execute("SELECT version FROM highlights WHERE id = ?", (highlight.id,))
-        current = row.fetchone()
-        if current is not None and current[0] == highlight.version:
+        if self.book.version(conn, highlight.id) == highlight.version:
             return False
         self.queue.finish(conn, job)
         log.info("snip id=%s stage %s superseded by a newer version", highlight.id, job.kind)

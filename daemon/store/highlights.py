@@ -166,6 +166,13 @@ class HighlightBook:
         row = conn.execute("SELECT * FROM highlights WHERE id = ?", (highlight_id,)).fetchone()
         return _from_row(row) if row else None
 
+    @staticmethod
+    def version(conn: sqlite3.Connection, highlight_id: str) -> int | None:
+        """The stored version of the highlight, inside the caller's transaction."""
+        row = conn.execute("SELECT version FROM highlights WHERE id = ?", (highlight_id,))
+        found = row.fetchone()
+        return int(found[0]) if found is not None else None
+
     def get(self, highlight_id: str) -> Highlight | None:
         with self.db.lock:
             return self._get(self.db.connection, highlight_id)

@@ -56,6 +56,27 @@ def enqueue(
     return int(cursor.lastrowid or 0)
 
 
+def supersede_queued(conn: sqlite3.Connection, highlight_id: str, reason: str) -> int:
+    """Drop the highlight's jobs still waiting (mark them done with ``reason``), in
+    the caller's transaction; returns how many."""
+    cursor = conn.execute(
+        "UPDATE jobs SET status = 'done', last_error = ?, updated_at = ? "
+        "WHERE highlight_id = ? AND status = 'queued'",
+        (reason, utc_now(), highlight_id),
+    )
+    return cursor.rowcount
+
+
+def waiting_for_episode(conn: sqlite3.Connection, kind: str, episode_id: int) -> bool:
+    """True when a ``kind`` job for ``episode_id`` is queued or running."""
+    row = conn.execute(
+        "SELECT 1 FROM jobs WHERE kind = ? AND episode_id = ? "
+        "AND status IN ('queued', 'running') LIMIT 1",
+        (kind, episode_id),
+    ).fetchone()
+    return row is not None
+
+
 class JobQueue:
     def __init__(self, db: Database, max_attempts: int = 5, backoff_seconds: float = 5.0) -> None:
         self.db = db

@@ -79,6 +79,15 @@ def mark_transcribed(
     )
 
 
+def has_source(db: Database, episode_id: int, source: str) -> bool:
+    """True when some stretch of the episode was transcribed from ``source``."""
+    rows = db.query(
+        "SELECT 1 FROM transcribed_spans WHERE episode_id = ? AND source = ? LIMIT 1",
+        (episode_id, source),
+    )
+    return bool(rows)
+
+
 def spans(db: Database, episode_id: int) -> list[tuple[float, float]]:
     """The transcribed stretches of the episode, merged, in order."""
     rows = db.query(
