@@ -1,5 +1,7 @@
 """Playback on mpv: the player, the up-next queue, earcons, the sleep timer and
-highlight reels. ``mpv_player`` and ``earcons`` are the only modules that import mpv."""
+highlight reels. ``mpv_core`` is the only module that imports mpv; ``mpv_player``
+holds the public :class:`Player`, ``mpv_options`` the options of every mpv and
+``streams`` the retry policy for streamed episodes."""
 
 from earmark.player.earcons import Earcon, Earcons
 from earmark.player.highlights import HighlightReel, HighlightWindow

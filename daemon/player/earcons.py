@@ -1,8 +1,9 @@
 """Earcons: short feedback sounds mixed over the podcast.
 
-They play on a second mpv instance, so the podcast neither pauses nor moves;
-the sound server (or mpv's ALSA dmix) mixes the two. The sounds are made with
-sox at first use and cached, so nothing binary ships in the package.
+They play on a second mpv instance (an :class:`~earmark.player.mpv_core.Overlay`),
+so the podcast neither pauses nor moves; the sound server (or mpv's ALSA dmix)
+mixes the two. The sounds are made with sox at first use and cached, so nothing
+binary ships in the package.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import subprocess
 import threading
 from pathlib import Path
 
-import mpv
-
 from earmark.config.model import PlayerConfig
-from earmark.player.mpv_player import audio_only_options
+from earmark.player.mpv_core import Overlay
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ class Earcons:
         self._config = config
         self._cache_dir = cache_dir
         self._lock = threading.Lock()
-        self._core: mpv.MPV | None = None
+        self._overlay: Overlay | None = None
 
     def play(self, earcon: Earcon) -> None:
         if not self._config.earcons:
@@ -82,23 +81,21 @@ class Earcons:
         try:
             path = earcon_file(earcon, self._cache_dir)
             with self._lock:
-                core = self._ready_core()
-                core.command("loadfile", str(path), "replace")
+                if self._overlay is None:
+                    self._overlay = Overlay(self._config, "earmark-earcons")
+                self._overlay.play(path)
         except Exception as error:  # feedback is a nicety; never fail the action for it
             log.warning("earcon failed earcon=%s error=%s", earcon.value, error)
 
+    def wait_played(self, timeout: float = 5.0) -> bool:
+        """Wait for the last earcon to end (e.g. before closing); True if it
+        played to its end, False if it failed, was cut off or none played."""
+        with self._lock:
+            overlay = self._overlay
+        return overlay is not None and overlay.wait_played(timeout)
+
     def close(self) -> None:
         with self._lock:
-            core, self._core = self._core, None
-        if core is not None:
-            core.terminate()
-
-    def _ready_core(self) -> mpv.MPV:
-        if (
-            self._core is not None
-            and self._core.handle is not None
-            and (not self._core.core_shutdown)
-        ):
-            return self._core
-        self._core = mpv.MPV(**audio_only_options(self._config, "earmark-earcons"))
-        return self._core
+            overlay, self._overlay = self._overlay, None
+        if overlay is not None:
+            overlay.close()

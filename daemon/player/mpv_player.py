@@ -1,10 +1,32 @@
-"""The podcast player: the one module that talks to mpv (python-mpv).
+"""The podcast player: the public :class:`Player` API on one mpv core.
+
+mpv itself lives in :mod:`earmark.player.mpv_core` (the instance, its watchdog
+and rebuilds), its options in :mod:`earmark.player.mpv_options` and the retry
+policy for streams in :mod:`earmark.player.streams`; this module keeps the
+listener's view: what plays, where, and what to tell the rest of earmark.
 
 Threads: the caller's (normally the asyncio loop), mpv's event thread (all
 property and end-of-file handling), the watchdog thread (rebuilds a dead or
-hung mpv) and short retry timers. One lock guards the player's own state; no
-callback is ever called with it held, and no mpv call made under it waits for
-mpv's event thread, so nothing here can deadlock against a slow listener.
+hung mpv) and short retry timers. One lock, shared with the core, guards the
+player's state; no callback is ever called with it held.
+
+Which thread calls the :class:`PlayerEvents` callbacks:
+
+- ``on_state``: mpv's event thread (file loaded, playback restarted, position
+  ticks, duration, pause, chapters, end and errors), the caller's thread
+  (``play``, ``stop``, ``pause``/``resume``/``toggle``, ``seek``, ``set_speed``,
+  ``set_volume``), the watchdog thread (after a rebuild) and a retry timer
+  thread (a stream tried again).
+- ``on_position``: mpv's event thread (every ``position_save_interval``, near
+  the end, on pause, at the end and on errors) and the caller's thread
+  (``play``, ``stop``, ``seek`` and ``close`` save where the episode was left).
+- ``on_end`` and ``on_error``: only mpv's event thread.
+
+So the consumer must hand every callback over (``loop.call_soon_threadsafe``)
+and never block in one; nothing in this package does SQLite, network or other
+heavy work on mpv's thread: the handlers only update in-memory state, and the
+mpv calls they make (a pending seek, the speed of the silence skipper) do not
+wait for mpv's event thread.
 
 Loads supersede each other: every ``play`` replaces the current file and
 remembers mpv's playlist entry id; end-of-file events of older entries are
@@ -13,21 +35,19 @@ ignored, so 100 presses of "next" in a second end on the last one.
 
 from __future__ import annotations
 
-import concurrent.futures
-import locale
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import mpv
-
 from earmark.config.model import PlayerConfig
-from earmark.player.silence import FILTER_LABEL, SilenceSkipper, silence_filter
+from earmark.player.mpv_core import Deferred, MpvCore, audio_devices, run_deferred
+from earmark.player.mpv_options import audio_only_options, podcast_options
+from earmark.player.silence import FILTER_LABEL, SilenceSkipper
 from earmark.player.state import (
     Chapter,
     ChapterLike,
@@ -39,19 +59,29 @@ from earmark.player.state import (
     chapter_at,
     clean_chapters,
 )
+from earmark.player.streams import (
+    StreamRetries,
+    dropped_early,
+    failure_message,
+    is_stream,
+)
+
+# names other modules import from here
+__all__ = [
+    "MAX_SPEED",
+    "MIN_SPEED",
+    "Player",
+    "audio_devices",
+    "audio_only_options",
+    "is_stream",
+]
 
 log = logging.getLogger(__name__)
 
 MIN_SPEED, MAX_SPEED = 0.5, 3.0
 _END_EOF, _END_STOP, _END_ERROR = "eof", "stop", "error"
-# a stream that reports its end this far before its duration has dropped
-_STREAM_DROP_MARGIN = 5.0
 # "previous chapter" this far into a chapter restarts it instead
 _RESTART_CHAPTER_AFTER = 3.0
-
-
-def is_stream(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
 
 
 @dataclass
@@ -91,10 +121,7 @@ class Player:
         self._config = config
         self._events = events or PlayerEvents()
         self._state_interval = state_interval
-        self._watchdog_interval = watchdog_interval
-        self._hang_timeout = hang_timeout
-        self._stream_retries = stream_retries
-        self._retry_backoff = retry_backoff
+        self._retries = StreamRetries(stream_retries, retry_backoff)
         self._cache_megabytes = cache_megabytes
         self._readahead_seconds = readahead_seconds
         self._lock = threading.RLock()
@@ -112,15 +139,21 @@ class Player:
         self._silence = SilenceSkipper() if config.skip_silence else None
         self._silence_factor = 1.0
         self._applied_speed: float | None = self._speed
-        self._last_error_line = ""
-        self._closing = False
-        self.restarts = 0
-        self._wake = threading.Event()
-        # set before the first instance exists: its events may arrive at once
-        self._core: mpv.MPV | None = None
-        self._core = self._new_core()
-        self._watchdog = threading.Thread(target=self._watch, name="player-watchdog", daemon=True)
-        self._watchdog.start()
+        # held while the core starts, so its first events wait for ``self._core``
+        with self._lock:
+            self._core = MpvCore(
+                self._mpv_options,
+                self,
+                self._lock,
+                silence_label=FILTER_LABEL if self._silence else None,
+                watchdog_interval=watchdog_interval,
+                hang_timeout=hang_timeout,
+            )
+
+    @property
+    def restarts(self) -> int:
+        """How often mpv was rebuilt after it died or hung."""
+        return self._core.restarts
 
     # --- what the listener asks -------------------------------------------------
 
@@ -147,7 +180,7 @@ class Player:
                 self._silence.reset()
             self._start_load()
             out += self._state_changed()
-        _run(out)
+        run_deferred(out)
 
     def stop(self) -> None:
         with self._lock:
@@ -159,9 +192,9 @@ class Player:
                 None,
                 (),
             )
-            self._mpv_call("stop", lambda core: core.command("stop"))
+            self._core.command("stop")
             out += self._state_changed()
-        _run(out)
+        run_deferred(out)
 
     def pause(self) -> None:
         self._set_paused(True)
@@ -192,9 +225,9 @@ class Player:
             if self._status == Status.LOADING:
                 load.pending_seek = target
                 return
-            self._mpv_call("seek", lambda core: core.command("seek", target, "absolute+exact"))
+            self._core.command("seek", target, "absolute+exact")
             out = self._progress()
-        _run(out)
+        run_deferred(out)
 
     def skip(self, delta: float) -> None:
         with self._lock:
@@ -211,7 +244,7 @@ class Player:
             self._speed = clamped
             self._apply_speed()
             out = self._state_changed()
-        _run(out)
+        run_deferred(out)
 
     def set_volume(self, volume: float) -> None:
         clamped = _clamp_volume(volume)
@@ -219,9 +252,9 @@ class Player:
             log.warning("volume %s is outside 0-100; using %.0f", volume, clamped)
         with self._lock:
             self._volume = clamped
-            self._mpv_call("volume", lambda core: setattr(core, "volume", clamped))
+            self._core.set("volume", clamped)
             out = self._state_changed()
-        _run(out)
+        run_deferred(out)
 
     def _set_paused(self, paused: bool) -> None:
         with self._lock:
@@ -237,9 +270,9 @@ class Player:
                 if self._status in (Status.PLAYING, Status.PAUSED):
                     self._status = Status.PAUSED if paused else Status.PLAYING
                 # the pause observer reports the position once mpv has paused
-                self._mpv_call("pause", lambda core: setattr(core, "pause", paused))
+                self._core.set("pause", paused)
             out = self._state_changed()
-        _run(out)
+        run_deferred(out)
 
     def next_chapter(self) -> None:
         with self._lock:
@@ -267,32 +300,17 @@ class Player:
 
     def cached(self) -> list[tuple[float, float]]:
         """The stretches of a stream that mpv's demuxer cache holds now (seconds)."""
-        state = self._mpv_call("cache state", lambda core: core.demuxer_cache_state)
-        ranges = state.get("seekable-ranges", []) if isinstance(state, dict) else []
-        return [(float(r["start"]), float(r["end"])) for r in ranges]
+        return self._core.cache_ranges()
 
     def dump_cache(self, start: float, end: float, path: Path) -> bool:
         """Write [start, end] of what mpv has cached to ``path`` (a playable file);
         no network. False when mpv could not (the stretch is not cached)."""
         path.unlink(missing_ok=True)
-
-        def dump(core: mpv.MPV) -> bool:
-            core.command("dump-cache", start, end, str(path))
-            return True
-
-        done = self._mpv_call("dump-cache", dump)
-        return done is True and path.exists() and path.stat().st_size > 0
+        done = self._core.dump_cache(start, end, path)
+        return done and path.exists() and path.stat().st_size > 0
 
     def close(self) -> None:
-        with self._lock:
-            self._closing = True
-            out = self._leave_current()
-            core, self._core = self._core, None
-        self._wake.set()
-        _run(out)
-        if core is not None:
-            _terminate(core)
-        self._watchdog.join(timeout=self._hang_timeout + 1)
+        self._core.close()
 
     def __enter__(self) -> Player:
         return self
@@ -300,169 +318,75 @@ class Player:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- mpv instances ----------------------------------------------------------
+    # --- loading ----------------------------------------------------------------
 
-    def _new_core(self) -> mpv.MPV:
-        options = audio_only_options(self._config, "earmark")
-        options.update(
-            {
-                "input_default_bindings": False,
-                "volume": self._volume,
-                "speed": self._speed,
-                "cache": "auto",
-                # a stream buffers this far ahead (mpv's default is an hour, which
-                # would fetch a whole episode before a far seek)
-                "cache_secs": self._readahead_seconds,
-                "demuxer_max_bytes": f"{self._cache_megabytes}MiB",
-                "demuxer_max_back_bytes": f"{self._cache_megabytes // 2}MiB",
-            }
+    def _mpv_options(self) -> dict[str, Any]:
+        return podcast_options(
+            self._config,
+            volume=self._volume,
+            speed=self._speed,
+            readahead_seconds=self._readahead_seconds,
+            cache_megabytes=self._cache_megabytes,
+            skip_silence=self._silence is not None,
         )
-        if self._config.untimed:
-            options["ao_null_untimed"] = True
-        if self._silence:
-            options["af"] = silence_filter()
-        core = mpv.MPV(log_handler=self._on_mpv_log, loglevel="error", **options)
-        core.register_event_callback(lambda event: self._on_event(core, event))
-        for name in ("time-pos", "duration", "pause", "chapter-list"):
-            core.observe_property(name, lambda n, v: self._on_property(core, n, v))
-        if self._silence:
-            core.observe_property(
-                f"af-metadata/{FILTER_LABEL}", lambda n, v: self._on_silence(core, v)
-            )
-        return core
-
-    def _mpv_call(self, what: str, call: Callable[[mpv.MPV], object]) -> object:
-        core = self._core
-        if core is None or core.handle is None or core.core_shutdown:
-            log.warning("mpv %s skipped reason=mpv is restarting", what)
-            self._wake.set()
-            return None
-        try:
-            return call(core)
-        except Exception as error:  # a failed mpv call must not take the player down
-            log.warning("mpv %s failed error=%s", what, error)
-            return None
 
     def _start_load(self) -> None:
         """Ask mpv to load ``self._load`` from its start, replacing what plays."""
         load = self._load
         assert load is not None
-        stream = is_stream(load.source)
         options = [f"start={load.start:.3f}", f"pause={'yes' if load.paused else 'no'}"]
         if load.end is not None:
             options.append(f"end={load.end:.3f}")
-        load.file_error, self._last_error_line = "", ""
+        load.file_error = ""
         self._status = Status.LOADING
         self._applied_speed = None
-
-        def loadfile(core: mpv.MPV) -> object:
-            # far seeks in HTTP streams jump by byte offset instead of reading up to
-            # them; local files keep exact seeking
-            core["demuxer-lavf-o"] = "fflags=+fastseek" if stream else ""
-            args: list[object] = [load.source, "replace"]
-            if getattr(core, "mpv_version_tuple", (0, 0, 0)) >= (0, 38, 0):
-                args.append("-1")
-            return core.command("loadfile", *args, ",".join(options))
-
-        reply = self._mpv_call("loadfile", loadfile)
-        load.entry_id = reply.get("playlist_entry_id") if isinstance(reply, dict) else None
+        load.entry_id = self._core.loadfile(load.source, options, fast_seek=is_stream(load.source))
         log.info("episode loading source=%s start=%.1f", load.source, load.start)
 
-    def _rebuild(self, reason: str) -> None:
+    def _retry(self, load: _Load) -> None:
+        """A retry timer fired: load the stream again from where it stopped."""
         with self._lock:
-            if self._closing:
+            if self._core.closing or self._load is not load:
                 return
-            old = self._core
-            log.error("mpv restarted reason=%s", reason)
-            self.restarts += 1
-            try:
-                self._core = self._new_core()
-            except Exception as error:  # try again on the next watchdog round
-                log.error("mpv could not start error=%s", error)
-                self._core = None
-                return
-            load = self._load
-            if (
-                load is not None
-                and self._status != Status.ERROR
-                and (self._status != Status.STOPPED)
-            ):
-                load.start = self._position
-                self._start_load()
-                log.info("episode resumed source=%s position=%.1f", load.source, load.start)
+            load.start = self._position
+            self._start_load()
             out = self._state_changed()
-        if old is not None:
-            # a hung mpv may never finish terminating; let a spare thread wait for it
-            threading.Thread(target=_terminate, args=(old,), name="mpv-reaper", daemon=True).start()
-        _run(out)
+        run_deferred(out)
 
-    def _watch(self) -> None:
-        while True:
-            self._wake.wait(self._watchdog_interval)
-            self._wake.clear()
-            with self._lock:
-                if self._closing:
-                    return
-                core = self._core
-            if core is None or core.handle is None or core.core_shutdown:
-                self._rebuild("mpv core shut down")
-                continue
-            # replies come through mpv's event thread, so this also notices
-            # a listener callback that blocks it
-            try:
-                core.command_async("expand-text", "ok").result(timeout=self._hang_timeout)
-            except concurrent.futures.TimeoutError:
-                self._rebuild(f"mpv did not answer for {self._hang_timeout:.0f}s")
-            except Exception as error:
-                self._rebuild(f"mpv liveness check failed: {error}")
+    # --- what the core reports (with the lock held; see mpv_core) -------------
 
-    # --- mpv's event thread -----------------------------------------------------
+    def on_rebuilt(self) -> Deferred:
+        load = self._load
+        if load is not None and self._status != Status.ERROR and (self._status != Status.STOPPED):
+            load.start = self._position
+            self._start_load()
+            log.info("episode resumed source=%s position=%.1f", load.source, load.start)
+        return self._state_changed()
 
-    def _on_mpv_log(self, level: str, prefix: str, text: str) -> None:
-        self._last_error_line = f"{prefix}: {str(text).strip()}"
+    def on_closing(self) -> Deferred:
+        return self._leave_current()
 
-    def _on_event(self, core: mpv.MPV, event: mpv.MpvEvent) -> None:
-        eid = event.event_id.value
-        if eid not in (
-            mpv.MpvEventID.FILE_LOADED,
-            mpv.MpvEventID.END_FILE,
-            mpv.MpvEventID.PLAYBACK_RESTART,
-            mpv.MpvEventID.SHUTDOWN,
-        ):
-            return
-        with self._lock:
-            if core is not self._core:
-                return  # a replaced instance still draining its queue
-            load = self._load
-            out: list[Callable[[], None]] = []
-            if eid == mpv.MpvEventID.SHUTDOWN:
-                if not self._closing:
-                    self._wake.set()
-                return
-            if eid == mpv.MpvEventID.FILE_LOADED and load is not None:
-                self._status = Status.PAUSED if load.paused else Status.PLAYING
-                if load.pending_seek is not None:
-                    target, load.pending_seek = load.pending_seek, None
-                    self._mpv_call("seek", lambda c: c.command("seek", target, "absolute+exact"))
-                out = self._state_changed(force=True)
-            elif eid == mpv.MpvEventID.PLAYBACK_RESTART:
-                out = self._state_changed(force=True)
-            elif eid == mpv.MpvEventID.END_FILE and load is not None:
-                out = self._on_end_file(load, event.as_dict(decoder=mpv.lazy_decoder))
-        _run(out)
+    def on_file_loaded(self) -> Deferred:
+        load = self._load
+        if load is None:
+            return []
+        self._status = Status.PAUSED if load.paused else Status.PLAYING
+        if load.pending_seek is not None:
+            target, load.pending_seek = load.pending_seek, None
+            self._core.command("seek", target, "absolute+exact")
+        return self._state_changed(force=True)
 
-    def _on_end_file(self, load: _Load, data: dict[str, Any]) -> list[Callable[[], None]]:
-        if data.get("playlist_entry_id") != load.entry_id:
+    def on_playback_restart(self) -> Deferred:
+        return self._state_changed(force=True)
+
+    def on_end_file(
+        self, entry_id: int | None, reason: str | None, file_error: str | None
+    ) -> Deferred:
+        load = self._load
+        if load is None or entry_id != load.entry_id:
             return []  # the end of an episode that was already replaced
-        reason = data.get("reason")
         if reason == _END_EOF:
-            dropped = (
-                is_stream(load.source)
-                and load.end is None
-                and self._duration
-                and self._position < self._duration - _STREAM_DROP_MARGIN
-            )
-            if dropped:
+            if dropped_early(load.source, load.end, self._duration, self._position):
                 return self._retry_or_fail(load, "the stream ended early")
             if load.end is None and self._duration is not None:
                 self._position = self._duration
@@ -472,31 +396,53 @@ class Player:
             end = EpisodeEnd(load.source, load.episode_id, "eof", self._position, load.played)
             return [*self._progress(), *self._state_changed(), lambda: self._events.on_end(end)]
         if reason == _END_ERROR:
-            load.file_error = str(data.get("file_error") or "unknown error")
+            load.file_error = file_error or "unknown error"
             return self._retry_or_fail(load, load.file_error)
         return []  # stopped or replaced on purpose
 
-    def _retry_or_fail(self, load: _Load, why: str) -> list[Callable[[], None]]:
-        load.failures += 1
-        if is_stream(load.source) and load.failures <= self._stream_retries:
-            delay = self._retry_backoff * 2 ** (load.failures - 1)
-            log.warning(
-                "stream retry source=%s attempt=%d in=%.1fs reason=%s",
-                load.source,
-                load.failures,
-                delay,
-                why,
-            )
-            self._status = Status.LOADING
-            load.retry = threading.Timer(delay, self._retry, args=(load,))
-            load.retry.daemon = True
-            load.retry.start()
+    def on_property(self, name: str, value: Any) -> Deferred:
+        load = self._load
+        if load is None:
+            return []
+        if name == "time-pos" and value is not None and self._status != Status.LOADING:
+            self._position = max(0.0, float(value))
+            if load.failures and self._position > load.start + 10:
+                load.failures = 0  # it plays again; a later drop gets fresh retries
+            return self._on_tick(load)
+        if name == "duration" and value:
+            self._duration = float(value)
+            if load.chapters is not None:
+                self._chapters = clean_chapters(load.chapters, self._duration)
             return self._state_changed()
-        message = f"cannot play {load.source}: {why}"
-        if self._last_error_line:
-            message += f" ({self._last_error_line})"
-        if load.failures > 1:
-            message += f" after {load.failures} attempts"
+        if name == "pause" and value is not None:
+            # load.paused stays what the listener asked for: events of a burst of
+            # toggles arrive late, and the last one matches the last request
+            if self._status in (Status.PLAYING, Status.PAUSED):
+                self._status = Status.PAUSED if value else Status.PLAYING
+            return self._state_changed() + (self._progress() if value else [])
+        if name == "chapter-list" and load.chapters is None and value is not None:
+            # mp3 encoder delay puts the first chapter a few ms before zero
+            found = [
+                Chapter(max(0.0, float(c.get("time", 0.0))), str(c.get("title") or ""))
+                for c in value
+            ]
+            self._chapters = clean_chapters(found, self._duration)
+            return self._state_changed()
+        return []
+
+    def on_silence(self, value: Any) -> None:
+        if self._silence:
+            self._silence.report(value)
+
+    def _retry_or_fail(self, load: _Load, why: str) -> Deferred:
+        load.failures += 1
+        load.retry = self._retries.schedule(
+            load.source, load.failures, why, lambda: self._retry(load)
+        )
+        if load.retry is not None:
+            self._status = Status.LOADING
+            return self._state_changed()
+        message = failure_message(load.source, why, self._core.last_error_line, load.failures)
         log.error("episode failed source=%s reason=%s", load.source, why)
         self._status, self._error = Status.ERROR, message
         end = EpisodeEnd(load.source, load.episode_id, "error", self._position, load.played)
@@ -507,48 +453,7 @@ class Player:
             lambda: self._events.on_end(end),
         ]
 
-    def _retry(self, load: _Load) -> None:
-        with self._lock:
-            if self._closing or self._load is not load:
-                return
-            load.start = self._position
-            self._start_load()
-            out = self._state_changed()
-        _run(out)
-
-    def _on_property(self, core: mpv.MPV, name: str, value: Any) -> None:
-        with self._lock:
-            if core is not self._core or self._load is None:
-                return
-            load = self._load
-            out: list[Callable[[], None]] = []
-            if name == "time-pos" and value is not None and self._status != Status.LOADING:
-                self._position = max(0.0, float(value))
-                if load.failures and self._position > load.start + 10:
-                    load.failures = 0  # it plays again; a later drop gets fresh retries
-                out = self._on_tick(load)
-            elif name == "duration" and value:
-                self._duration = float(value)
-                if load.chapters is not None:
-                    self._chapters = clean_chapters(load.chapters, self._duration)
-                out = self._state_changed()
-            elif name == "pause" and value is not None:
-                # load.paused stays what the listener asked for: events of a burst of
-                # toggles arrive late, and the last one matches the last request
-                if self._status in (Status.PLAYING, Status.PAUSED):
-                    self._status = Status.PAUSED if value else Status.PLAYING
-                out = self._state_changed() + (self._progress() if value else [])
-            elif name == "chapter-list" and load.chapters is None and value is not None:
-                # mp3 encoder delay puts the first chapter a few ms before zero
-                found = [
-                    Chapter(max(0.0, float(c.get("time", 0.0))), str(c.get("title") or ""))
-                    for c in value
-                ]
-                self._chapters = clean_chapters(found, self._duration)
-                out = self._state_changed()
-        _run(out)
-
-    def _on_tick(self, load: _Load) -> list[Callable[[], None]]:
+    def _on_tick(self, load: _Load) -> Deferred:
         out = []
         near_end = self._duration is not None and (
             self._position >= self._duration - self._config.played_near_end
@@ -563,20 +468,15 @@ class Player:
             self._apply_speed()
         return out + self._state_changed()
 
-    def _on_silence(self, core: mpv.MPV, value: Any) -> None:
-        with self._lock:
-            if core is self._core and self._silence:
-                self._silence.report(value)
-
     # --- state and callbacks (called with the lock held) -----------------------
 
     def _apply_speed(self) -> None:
         speed = self._speed * self._silence_factor
         if speed != self._applied_speed:
             self._applied_speed = speed
-            self._mpv_call("speed", lambda core: setattr(core, "speed", speed))
+            self._core.set("speed", speed)
 
-    def _leave_current(self) -> list[Callable[[], None]]:
+    def _leave_current(self) -> Deferred:
         """Save where the current episode was left, before it is replaced."""
         load = self._load
         if load is None:
@@ -587,7 +487,7 @@ class Player:
             return self._progress()
         return []
 
-    def _progress(self) -> list[Callable[[], None]]:
+    def _progress(self) -> Deferred:
         load = self._load
         if load is None:
             return []
@@ -611,7 +511,7 @@ class Player:
             error=self._error,
         )
 
-    def _state_changed(self, force: bool = False) -> list[Callable[[], None]]:
+    def _state_changed(self, force: bool = False) -> Deferred:
         state = self._snapshot()
         last = self._last_state
         now = time.monotonic()
@@ -626,21 +526,6 @@ class Player:
         return [lambda: self._events.on_state(state)]
 
 
-def _run(calls: list[Callable[[], None]]) -> None:
-    for call in calls:
-        try:
-            call()
-        except Exception:  # a listener's bug must not stop playback
-            log.exception("player listener failed")
-
-
-def _terminate(core: mpv.MPV) -> None:
-    try:
-        core.terminate()
-    except Exception as error:  # already gone: nothing left to free
-        log.debug("mpv terminate error=%s", error)
-
-
 def _clamp_speed(speed: float) -> float:
     if not math.isfinite(speed):
         return 1.0
@@ -651,34 +536,3 @@ def _clamp_volume(volume: float) -> float:
     if not math.isfinite(volume):
         return 100.0
     return min(100.0, max(0.0, float(volume)))
-
-
-def audio_only_options(config: PlayerConfig, client_name: str) -> dict[str, Any]:
-    """The options of every mpv earmark opens: audio only, none of the user's mpv
-    config or key bindings, and the configured output and device."""
-    # libmpv refuses to run (and can crash) under a locale with a decimal comma
-    locale.setlocale(locale.LC_NUMERIC, "C")
-    options: dict[str, Any] = {
-        "vo": "null",
-        "video": False,
-        "ytdl": False,
-        "idle": True,
-        "config": False,
-        "terminal": False,
-        "audio_client_name": client_name,
-    }
-    if config.audio_output != "auto":
-        options["ao"] = config.audio_output
-    if config.audio_device:
-        options["audio_device"] = config.audio_device
-    return options
-
-
-def audio_devices(audio_output: str = "auto") -> list[tuple[str, str]]:
-    """The (name, description) of every audio device mpv can open for
-    ``audio_output``, as ``--audio-device`` takes them (for ``earmark doctor``)."""
-    core = mpv.MPV(**audio_only_options(PlayerConfig(audio_output=audio_output), "earmark"))
-    try:
-        return [(d["name"], d.get("description", "")) for d in core.audio_device_list or []]
-    finally:
-        core.terminate()

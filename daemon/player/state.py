@@ -89,10 +89,13 @@ def _ignore(_: object) -> None:
 class PlayerEvents:
     """Callbacks the player calls, all optional.
 
-    They run on mpv's event thread (or the player's watchdog or timer
-    threads), never on the caller's event loop: hand over with
-    ``loop.call_soon_threadsafe`` and never block inside them. They are called
-    without any player lock held, so calling back into the player is safe.
+    They run on mpv's event thread (``on_end`` and ``on_error`` only there),
+    the player's watchdog or retry timer threads, or, for ``on_state`` and
+    ``on_position``, on the thread that called the player (``play``, ``seek``
+    ...); the module docstring of :mod:`earmark.player.mpv_player` lists which.
+    Hand over with ``loop.call_soon_threadsafe`` and never block inside them.
+    They are called without any player lock held, so calling back into the
+    player is safe.
     """
 
     # on every change of status, episode, chapter, speed or volume, and with the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 from earmark.config.model import PlayerConfig
 from earmark.player import Earcon, Earcons
@@ -32,15 +33,21 @@ def test_earcon_does_not_move_or_pause_the_podcast(make_player, garden_episode, 
         paused = wait_state(player, lambda s: s.status == "paused")
         earcons.play(Earcon.SNIP_SAVED)
         earcons.play(Earcon.ERROR)
-        earcons._core.wait_for_event("end-file", timeout=5)  # the earcon played out
+        assert earcons.wait_played(timeout=5)  # the earcon played out
         after = player.snapshot()
         # mpv may still report the last decoded position just after the pause
         assert after.status == paused.status and after.source == paused.source
         assert abs(after.position - paused.position) < 0.15
         player.resume()
-        wait_playing_past(player, paused.position + 0.2)
+        before = wait_playing_past(player, paused.position + 0.2)
+        started = time.monotonic()
         earcons.play(Earcon.SNIP_SAVED)
-        assert player.snapshot().status == "playing"
+        assert earcons.wait_played(timeout=5)
+        # the podcast played on through the earcon: not paused, and not moved
+        # further than the time that passed
+        after = wait_playing_past(player, before.position + 0.1, timeout=5)
+        assert after.source == before.source
+        assert after.position - before.position < time.monotonic() - started + 0.5
     finally:
         earcons.close()
 
