@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,17 +26,24 @@ class Recorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.states: list[PlayerState] = []
+        # when each state arrived (time.monotonic()), index for index
+        self.state_times: list[float] = []
         self.positions: list[Progress] = []
         self.ends: list[EpisodeEnd] = []
         self.errors: list[str] = []
 
     def events(self) -> PlayerEvents:
         return PlayerEvents(
-            on_state=lambda s: self._add(self.states, s),
+            on_state=self._add_state,
             on_position=lambda p: self._add(self.positions, p),
             on_end=lambda e: self._add(self.ends, e),
             on_error=lambda m: self._add(self.errors, m),
         )
+
+    def _add_state(self, state: PlayerState) -> None:
+        with self._lock:
+            self.states.append(state)
+            self.state_times.append(time.monotonic())
 
     def _add(self, into: list[Any], item: Any) -> None:
         with self._lock:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from itertools import pairwise
 
 import pytest
 
@@ -63,6 +65,18 @@ def test_state_is_published_at_most_once_a_second_while_playing(
     # file loaded, playback started and chapter found come at once; then one a second
     assert 2 <= len(ticks) <= 8
     assert ticks[-1].position > 1.0
+    # a state that only moved the position comes a second after the one before it
+    # index for index; a state arriving while this reads makes one list longer
+    published = list(zip(recorder.state_times, recorder.states, strict=False))
+    gaps = [
+        at - before_at
+        for (before_at, before), (at, state) in pairwise(published)
+        if state.status == "playing"
+        and state.position != before.position
+        and replace(before, position=state.position) == state
+    ]
+    assert len(gaps) >= 2, "fewer than two position-only updates while playing"
+    assert min(gaps) > 0.9, f"position published {min(gaps):.2f}s after the last state"
 
 
 def test_episode_end_is_reported_and_marked_played(make_player, garden_episode, recorder):

@@ -52,6 +52,18 @@ def test_reorder_and_remove_keep_the_current_episode():
 
 def test_burst_of_100_next_and_previous_ends_in_range():
     queue = UpNext([item(n) for n in range(5)])
+    expected = 0  # each press moves one step and stops at either end
     for i in range(100):
-        queue.next() if i % 3 else queue.previous()
-    assert queue.current in queue.items
+        if i % 3:
+            at_last = expected == 4
+            got = queue.next()
+            expected = min(expected + 1, 4)
+            # on the last episode "next" finds nothing and stays there
+            assert got == (None if at_last else item(expected))
+        else:
+            got = queue.previous()
+            expected = max(expected - 1, 0)
+            assert got == item(expected)
+        assert queue.current_index == expected
+    # two steps on for every step back: the burst ends one before the last
+    assert queue.current == item(3)
