@@ -57,6 +57,11 @@ class LocalBroker:
         self._dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The running mosquitto's process id (tests pause it with SIGSTOP)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 10.0) -> LocalBroker:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
@@ -76,10 +81,10 @@ class LocalBroker:
             # as root mosquitto drops to its own user, which cannot read this folder
             lines.append("user root")
         conf.write_text("\n".join(lines) + "\n" + self.extra_config)
-        self._log = (self._dir / "mosquitto.log").open("wb")
-        self._process = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT
-        )
+        with (self._dir / "mosquitto.log").open("wb") as log_file:
+            self._process = subprocess.Popen(
+                [binary, "-c", str(conf)], stdout=log_file, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         while not port_answers("127.0.0.1", self.port, 0.2):
             if self._process.poll() is not None or time.monotonic() > deadline:

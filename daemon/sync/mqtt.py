@@ -1,9 +1,16 @@
 """The one wrapper around paho-mqtt: a link to the broker for one speaker.
 
 It publishes ``status`` (retained, with ``offline`` as the last will), hands
-commands from ``cmd/<action>`` to a callback, and reports broker
-acknowledgements (PUBACK) so the outbox relay can mark rows sent. Paho's
-callbacks run on its network thread; the callbacks given here must not block.
+commands from ``cmd/<action>`` to a callback, reports connection changes, and
+reports broker acknowledgements (PUBACK) so the outbox relay can mark rows
+sent. Paho's callbacks run on its network thread; the callbacks given here
+must not block.
+
+Commands are subscribed with MQTT 5 options that keep a replay apart from a
+live command: ``retain_as_published`` off, so the broker sets the retain flag
+only on a retained message it replays because we subscribed (on every
+reconnect), and ``no_local``, so what this link publishes under ``cmd/`` (its
+answers, the clearing of a retained command) never comes back as a command.
 """
 
 from __future__ import annotations
@@ -16,8 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 log = logging.getLogger(__name__)
+
+# action, payload, retained (a replay of a retained message, not a live command)
+OnCommand = Callable[[str, bytes, bool], None]
 
 
 @dataclass(frozen=True)
@@ -37,15 +48,19 @@ class MqttLink:
         address: BrokerAddress,
         base_topic: str,
         client_id: str,
-        on_command: Callable[[str, bytes], None] | None = None,
+        on_command: OnCommand | None = None,
         on_acked: Callable[[int], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
+        on_disconnected: Callable[[str], None] | None = None,
     ) -> None:
         self.address = address
         self.base_topic = base_topic.rstrip("/")
         self._on_command = on_command
         self._on_acked = on_acked
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
         self._connected = threading.Event()
-        self._ever_connected = False
+        self._connections = 0
         self._stopping = False
         self.client = paho.Client(
             paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
@@ -68,6 +83,12 @@ class MqttLink:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def connections(self) -> int:
+        """How many times the link has connected: a message id is only worth
+        waiting for on the connection it was sent on."""
+        return self._connections
+
     def start(self) -> None:
         """Connect in the background; paho keeps reconnecting while the broker is away."""
         self.client.connect_async(self.address.host, self.address.port, self.address.keepalive)
@@ -76,7 +97,10 @@ class MqttLink:
     def publish(
         self, relative_topic: str, payload: bytes, qos: int = 1, retain: bool = False
     ) -> int | None:
-        """Send a message; the message id to watch for its PUBACK, or None if not sent."""
+        """Send a message; the message id to watch for its PUBACK, or None if not sent.
+
+        The PUBACK (``on_acked``) may arrive on paho's thread before this returns.
+        """
         if not self.connected:
             return None
         info = self.client.publish(self.topic(relative_topic), payload, qos=qos, retain=retain)
@@ -107,12 +131,15 @@ class MqttLink:
                 "mqtt connect refused by %s:%s: %s", self.address.host, self.address.port, reason
             )
             return
+        again = " again" if self._connections else ""
+        self._connections += 1
         self._connected.set()
-        again = " again" if self._ever_connected else ""
-        self._ever_connected = True
         log.info("mqtt connected%s broker=%s:%s", again, self.address.host, self.address.port)
         client.publish(self.topic("status"), b"online", qos=1, retain=True)
-        client.subscribe(self.topic("cmd/+"), qos=1)
+        options = SubscribeOptions(qos=1, noLocal=True, retainAsPublished=False)
+        client.subscribe(self.topic("cmd/+"), options=options)
+        if self._on_connected is not None:
+            self._on_connected()
 
     def _disconnected_cb(
         self,
@@ -122,14 +149,18 @@ class MqttLink:
         reason: paho.ReasonCode,
         properties: object,
     ) -> None:
-        if self._connected.is_set() and not self._stopping:
+        if not self._connected.is_set():
+            return  # a connect attempt that failed: nothing was up
+        self._connected.clear()
+        if not self._stopping:
             log.warning(
                 "mqtt disconnected from %s:%s: %s; will retry",
                 self.address.host,
                 self.address.port,
                 reason,
             )
-        self._connected.clear()
+        if self._on_disconnected is not None:
+            self._on_disconnected("stopped" if self._stopping else str(reason))
 
     def _published_cb(
         self,
@@ -139,7 +170,10 @@ class MqttLink:
         reason: paho.ReasonCode,
         properties: object,
     ) -> None:
-        if self._on_acked is not None and not reason.is_failure:
+        if reason.is_failure:
+            log.warning("mqtt broker refused message mid=%d: %s", mid, reason)
+            return
+        if self._on_acked is not None:
             self._on_acked(mid)
 
     def _message_cb(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
@@ -149,4 +183,10 @@ class MqttLink:
         action = message.topic[len(prefix) :]
         if action == "result":
             return  # our own answers
-        self._on_command(action, bytes(message.payload))
+        retained = bool(message.retain)
+        if retained and message.payload:
+            # left on the broker, it would come back on every reconnect; where the
+            # broker's ACL refuses, the refusal is logged by _published_cb
+            log.info("mqtt retained command on the broker topic=%s; clearing it", message.topic)
+            client.publish(message.topic, b"", qos=1, retain=True)
+        self._on_command(action, bytes(message.payload), retained)

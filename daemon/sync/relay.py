@@ -2,18 +2,26 @@
 
 Nothing is deleted before the broker has it. After a reconnect everything not
 yet acknowledged is sent again, so consumers de-duplicate by id and version.
+
+A row is marked sent only on the PUBACK of its own message. The link reports
+the acknowledgement of every message it sends (the once-a-second ``state``,
+``cmd/result``, ``status``), and message ids wrap at 65 535, so the relay
+keeps no acknowledgement it cannot match to a message of its own: it learns
+the id of each publish under its lock, and an acknowledgement that arrives
+while a publish is still returning (paho may call back first) is held only
+until that publish returns.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from pathlib import Path
 
 from earmark.store import outbox
 from earmark.store.database import Database
+from earmark.store.outbox import OutboxMessage
 from earmark.sync.mqtt import MqttLink
 
 log = logging.getLogger(__name__)
@@ -24,21 +32,41 @@ class OutboxRelay:
         self.db = db
         self.link = link
         self.poll_seconds = poll_seconds
-        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._inflight: dict[int, int] = {}  # mqtt message id -> outbox row id
-        self._early_acks: set[int] = set()
+        self._lock = threading.Lock()
+        # guarded by _lock: rows sent on this connection and waiting for their PUBACK
+        # (mqtt message id -> outbox row id), rows whose PUBACK came, and the ids
+        # acknowledged while a publish of ours had not yet returned its id
+        self._inflight: dict[int, int] = {}
+        self._acked_rows: list[int] = []
+        self._publishing = False
+        self._acked_while_publishing: set[int] = set()
+        self._connection = 0  # the link's connection the in-flight rows were sent on
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
 
     def acked(self, mid: int) -> None:
         """Called by the MQTT link on its thread for every PUBACK."""
-        self._acks.put(mid)
+        with self._lock:
+            row_id = self._inflight.pop(mid, None)
+            if row_id is not None:
+                self._acked_rows.append(row_id)
+            elif self._publishing:
+                self._acked_while_publishing.add(mid)
+                return  # matched (or dropped) when the publish returns
+            else:
+                return  # not one of ours
         self._wake.set()
 
     def notify(self) -> None:
         """Something new is in the outbox."""
         self._wake.set()
+
+    @property
+    def awaiting_ack(self) -> int:
+        """Rows published and not yet marked sent."""
+        with self._lock:
+            return len(self._inflight) + len(self._acked_rows)
 
     def start(self) -> None:
         self._thread.start()
@@ -49,7 +77,7 @@ class OutboxRelay:
         while (
             self.link.connected
             and time.monotonic() < deadline
-            and (self._inflight or outbox.pending_count(self.db))
+            and (self.awaiting_ack or outbox.pending_count(self.db))
         ):
             self._wake.set()
             time.sleep(0.05)
@@ -62,31 +90,33 @@ class OutboxRelay:
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
             try:
-                self._settle_acks()
+                self._mark_acked()
+                self._forget_lost_connection()
                 if self.link.connected:
                     self._send()
-                else:
-                    self._inflight.clear()  # resent after reconnect
-                    self._early_acks.clear()
             except Exception:  # the relay must outlive any one bad row or broker hiccup
                 log.exception("outbox relay round failed; retrying")
                 time.sleep(self.poll_seconds)
 
-    def _settle_acks(self) -> None:
-        while True:
-            try:
-                mid = self._acks.get_nowait()
-            except queue.Empty:
-                break
-            self._early_acks.add(mid)
-        for mid in list(self._early_acks):
-            row_id = self._inflight.pop(mid, None)
-            if row_id is not None:
-                outbox.mark_sent(self.db, row_id)
-                self._early_acks.discard(mid)
+    def _forget_lost_connection(self) -> None:
+        """A PUBACK for a message sent on an earlier connection may never come:
+        everything in flight is sent again on the new one."""
+        connection = self.link.connections if self.link.connected else -1
+        if connection == self._connection:
+            return
+        with self._lock:
+            self._inflight.clear()
+        self._connection = connection
+
+    def _mark_acked(self) -> None:
+        with self._lock:
+            rows, self._acked_rows = self._acked_rows, []
+        for row_id in rows:
+            outbox.mark_sent(self.db, row_id)
 
     def _send(self) -> None:
-        waiting = set(self._inflight.values())
+        with self._lock:
+            waiting = set(self._inflight.values()) | set(self._acked_rows)
         last = max(waiting, default=0)
         for message in outbox.unsent(self.db, after_id=last, limit=50):
             payload = message.payload
@@ -97,11 +127,29 @@ class OutboxRelay:
                     log.warning("outbox row=%s file gone (%s); marking sent", message.id, exc)
                     outbox.mark_sent(self.db, message.id)
                     continue
-            mid = self.link.publish(message.topic, payload or b"", message.qos, message.retain)
-            if mid is None:
-                return
-            if message.qos == 0:
-                outbox.mark_sent(self.db, message.id)
-            else:
-                self._inflight[mid] = message.id
-        self._settle_acks()
+            if not self._publish(message, payload or b""):
+                break
+        self._mark_acked()
+
+    def _publish(self, message: OutboxMessage, payload: bytes) -> bool:
+        """Send one row and learn its message id before any PUBACK is matched."""
+        with self._lock:
+            self._publishing = True
+        mid = None
+        try:
+            mid = self.link.publish(message.topic, payload, message.qos, message.retain)
+        finally:
+            with self._lock:
+                self._publishing = False
+                early = self._acked_while_publishing
+                self._acked_while_publishing = set()
+                if mid is not None and message.qos > 0:
+                    if mid in early:
+                        self._acked_rows.append(message.id)
+                    else:
+                        self._inflight[mid] = message.id
+        if mid is None:
+            return False
+        if message.qos == 0:
+            outbox.mark_sent(self.db, message.id)
+        return True

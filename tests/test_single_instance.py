@@ -1,0 +1,92 @@
+"""A refused second daemon touches nothing: the instance lock, with real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from earmark.single_instance import InstanceLock
+
+# takes the lock the way the daemon does and turns a refusal into the CLI's line
+# and exit code; then, holding it, makes its other files and waits for stdin
+HOLDER = """
+import sys
+from pathlib import Path
+from earmark.errors import EarmarkError
+from earmark.single_instance import InstanceLock
+
+data = Path(sys.argv[1])
+lock = InstanceLock(data)
+try:
+    lock.acquire()
+except EarmarkError as exc:
+    print(f"earmark: {exc}", file=sys.stderr)
+    sys.exit(exc.exit_code)
+(data / "earmark.db").write_bytes(b"the first daemon's database")
+(data / "earmark.sock").write_bytes(b"the first daemon's socket")
+print("holding", flush=True)
+sys.stdin.read()
+lock.release()
+"""
+
+
+def _start(data_dir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int, int]]:
+    return {
+        p.name: (p.read_bytes(), p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in sorted(folder.iterdir())
+    }
+
+
+def test_second_daemon_is_refused_with_one_line_and_touches_nothing(data_dir: Path) -> None:
+    first = _start(data_dir)
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline() == "holding\n"
+        before = _snapshot(data_dir)
+
+        second = subprocess.run(
+            [sys.executable, "-c", HOLDER, str(data_dir)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+        assert second.returncode == 3
+        assert second.stdout == ""
+        lines = second.stderr.splitlines()
+        assert len(lines) == 1, second.stderr
+        assert str(data_dir / "earmark.lock") in lines[0]
+        assert f"pid {first.pid}" in lines[0]
+        assert _snapshot(data_dir) == before
+        assert first.poll() is None
+    finally:
+        first.communicate("", timeout=30)
+    assert first.returncode == 0
+
+
+def test_lock_is_free_again_once_the_holder_exits(data_dir: Path) -> None:
+    first = _start(data_dir)
+    assert first.stdout is not None
+    assert first.stdout.readline() == "holding\n"
+    first.kill()  # however the holder ends, the kernel drops the lock
+    first.wait(30)
+
+    lock = InstanceLock(data_dir)
+    lock.acquire()
+    try:
+        assert (data_dir / "earmark.lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        lock.release()
