@@ -46,6 +46,6 @@ def test_mistakes_name_file_line_and_key(text: str, line: int, key: str, message
     assert str(error).startswith(f"box.yaml:{line}: key '{key}':")
 
 
-def test_invalid_values_are_refused() -> None:
-    with pytest.raises(ConfigError, match="snip.before and snip.after"):
-        load_text("snip:\n  before: -5\n", Config, "box.yaml")
+def test_a_snip_window_of_nothing_is_refused() -> None:
+    with pytest.raises(ConfigError, match="snip.before and snip.after must not both be 0"):
+        load_text("snip:\n  before: 0\n  after: 0\n", Config, "box.yaml")

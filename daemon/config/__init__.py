@@ -1,5 +1,6 @@
 """earmark's configuration: one YAML file, defaults for everything, typed."""
 
+import os
 from pathlib import Path
 
 from earmark.config.loader import load_file, load_text
@@ -9,10 +10,12 @@ __all__ = ["Config", "default_config_path", "load", "load_file", "load_text"]
 
 
 def load(path: "str | Path | None" = None) -> Config:
-    """The config at ``path``; with no path, the default file if present, else defaults."""
-    if path is None:
-        candidate = default_config_path()
-        if not candidate.exists():
-            return Config()
-        path = candidate
-    return load_file(Path(path), Config)
+    """The config at ``path``; with no path, the file ``$EARMARK_CONFIG`` names (which
+    must exist), else the default file if present, else defaults."""
+    if path is not None:
+        return load_file(Path(path), Config)
+    named = os.environ.get("EARMARK_CONFIG")
+    if named:
+        return load_file(Path(named), Config, named_by="$EARMARK_CONFIG")
+    candidate = default_config_path()
+    return load_file(candidate, Config) if candidate.exists() else Config()

@@ -3,16 +3,46 @@
 A *gesture* is how a button or key was pressed: ``single``, ``double``, ``triple`` (taps
 in quick succession) or ``long`` (held). Each button and each group of headphone keys maps
 gestures to actions (the values of :class:`earmark.actions.Action`).
+
+Like gpiozero's pin factory, config picks for each adapter the real hardware or a fake:
+``gpio`` (buttons and LED pins), ``headphones.driver`` and ``led.driver``.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from earmark.actions import Action
+from earmark.config.checks import OptionError, above, at_least, between, choose
 
 GESTURES = ("single", "double", "triple", "long")
-GPIO_MODES = ("gpio", "mock", "none")
+# the BCM numbers of the GPIOs on the Pi's 40-pin header
+PINS = (0, 27)
+
+
+class GpioMode(enum.StrEnum):
+    """The pin factory of the buttons and the LED."""
+
+    GPIO = "gpio"  # real pins
+    MOCK = "mock"  # gpiozero's MockFactory: no pins (tests, desktops)
+    NONE = "none"  # no buttons and no LED
+
+
+class HeadphonesDriver(enum.StrEnum):
+    """Where headphone key presses come from."""
+
+    EVDEV = "evdev"  # the kernel's input devices (/dev/input), hot-plugged
+    FAKE = "fake"  # a stand-in that tests and desktops press
+    OFF = "off"
+
+
+class LedDriver(enum.StrEnum):
+    """What shows the status light."""
+
+    GPIO = "gpio"  # an LED on led.pin, through the pin factory ``inputs.gpio`` picks
+    FAKE = "fake"  # a stand-in that needs no pin
+    OFF = "off"
 
 
 def _check_gestures(where: str, gestures: dict[str, str]) -> None:
@@ -35,11 +65,12 @@ class PressTiming:
     hold: float = 0.8
 
     def __post_init__(self) -> None:
-        if self.debounce < 0 or self.multi_press <= 0 or self.hold <= 0:
-            raise ValueError("press timing: debounce must be >= 0, multi_press and hold > 0")
+        at_least("debounce", self.debounce, 0)
+        above("multi_press", self.multi_press, 0)
+        above("hold", self.hold, 0)
         # a bounce lockout as long as the gesture windows would swallow real taps
         if self.debounce * 2 >= min(self.multi_press, self.hold):
-            raise ValueError("press timing: debounce must be under half of multi_press and hold")
+            raise OptionError("debounce", "must be under half of multi_press and hold")
 
 
 @dataclass(frozen=True)
@@ -61,6 +92,7 @@ class ButtonConfig:
     )
 
     def __post_init__(self) -> None:
+        between("pin", self.pin, *PINS)
         _check_gestures(f"button on GPIO{self.pin}", self.gestures)
 
     @property
@@ -70,15 +102,20 @@ class ButtonConfig:
 
 @dataclass(frozen=True)
 class LedConfig:
-    # None: no status LED
+    driver: LedDriver = LedDriver.GPIO
+    # None: no LED on the pins (driver gpio)
     pin: int | None = None
     active_high: bool = True
     # the brightest the LED gets (0..1); dim it for a bedroom
     brightness: float = 1.0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.brightness <= 1.0:
-            raise ValueError("led.brightness must be above 0 and at most 1")
+        choose(self, "driver", LedDriver)
+        if self.pin is not None:
+            between("pin", self.pin, *PINS)
+        above("brightness", self.brightness, 0)
+        if self.brightness > 1:
+            raise OptionError("brightness", f"must be at most 1, got {self.brightness}")
 
 
 @dataclass(frozen=True)
@@ -113,7 +150,7 @@ def _default_keys() -> tuple[KeyConfig, ...]:
 
 @dataclass(frozen=True)
 class HeadphonesConfig:
-    enabled: bool = True
+    driver: HeadphonesDriver = HeadphonesDriver.EVDEV
     # shell-style patterns matched against input device names, ignoring case; BlueZ
     # names the key device of Bluetooth headphones "<headset name> (AVRCP)"
     name_patterns: tuple[str, ...] = ("*(AVRCP)*", "*headset*", "*headphone*")
@@ -127,28 +164,30 @@ class HeadphonesConfig:
     # more key presses and releases than this in one second = a broken or stuck
     # device; it is ignored for the rest of that second
     flood_limit: int = 60
+    # the switch from before ``driver``: false leaves the headphones out, and
+    # driver "off" makes it false
+    enabled: bool = True
 
     def __post_init__(self) -> None:
-        if not 0.05 <= self.rescan_seconds <= 2.0:
-            raise ValueError("headphones.rescan_seconds must be between 0.05 and 2")
-        if self.flood_limit < 2:
-            raise ValueError("headphones.flood_limit must be at least 2")
+        choose(self, "driver", HeadphonesDriver)
+        if self.driver == HeadphonesDriver.OFF:
+            object.__setattr__(self, "enabled", False)
+        between("rescan_seconds", self.rescan_seconds, 0.05, 2.0)
+        at_least("flood_limit", self.flood_limit, 2)
 
 
 @dataclass(frozen=True)
 class InputsConfig:
-    # "gpio" drives real pins, "mock" uses gpiozero's MockFactory (tests, desktops), "none" disables
-    gpio: str = "none"
+    gpio: GpioMode = GpioMode.NONE
     buttons: tuple[ButtonConfig, ...] = field(default_factory=lambda: (ButtonConfig(),))
     timing: PressTiming = field(default_factory=PressTiming)
     led: LedConfig = field(default_factory=LedConfig)
     headphones: HeadphonesConfig = field(default_factory=HeadphonesConfig)
 
     def __post_init__(self) -> None:
-        if self.gpio not in GPIO_MODES:
-            raise ValueError(f"inputs.gpio '{self.gpio}' is not one of {', '.join(GPIO_MODES)}")
+        choose(self, "gpio", GpioMode)
         pins = [b.pin for b in self.buttons]
-        if self.led.pin is not None:
+        if self.led.pin is not None and self.led.driver == LedDriver.GPIO:
             pins.append(self.led.pin)
         doubled = sorted({p for p in pins if pins.count(p) > 1})
         if doubled:

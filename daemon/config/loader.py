@@ -3,12 +3,15 @@ every mistake.
 
 The YAML is composed into nodes (not plain dicts) so that each value keeps its
 line number; the dataclass fields are the schema, their defaults the defaults.
+A plain scalar keeps the word as written where YAML 1.1 would read a boolean
+(``lookahead: off``, ``language: no``): options of text or of choices take the word.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
 import typing
 from pathlib import Path
@@ -16,18 +19,34 @@ from typing import Any, TypeVar
 
 import yaml
 
+from earmark.config.checks import OptionError
 from earmark.errors import ConfigError
 
 T = TypeVar("T")
 
 
-def load_file(path: Path, schema: type[T]) -> T:
+def load_file(path: Path, schema: type[T], named_by: str | None = None) -> T:
+    """The config in ``path``; ``named_by`` is where the path came from (an
+    environment variable), said when the file is missing."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(str(path), "file not found; copy config/earmark.example.yaml") from None
+        if named_by:
+            message = (
+                f"file not found (named by {named_by}); "
+                f"copy config/earmark.example.yaml there or unset {named_by}"
+            )
+        else:
+            message = "file not found; copy config/earmark.example.yaml"
+        raise ConfigError(str(path), message) from None
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        raise ConfigError(str(path), message, line=line) from None
     return load_text(text, schema, str(path))
 
 
@@ -59,17 +78,26 @@ def _build(schema: type[T], node: yaml.Node, origin: str, key: str) -> T:
     hints = typing.get_type_hints(schema)
     fields = {f.name: f for f in dataclasses.fields(schema)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
+    value_nodes: dict[str, yaml.Node] = {}
     for key_node, value_node in node.value:
         name = key_node.value
-        full = f"{key}.{name}" if key else str(name)
+        full = _join(key, name)
         if name not in fields:
             known = ", ".join(sorted(fields))
             _fail(origin, key_node, full, f"unknown option (known here: {known})")
         values[name] = _convert(hints[name], value_node, origin, full)
+        value_nodes[name] = value_node
     try:
         return schema(**values)
+    except OptionError as exc:
+        where = value_nodes.get(exc.option, node)
+        _fail(origin, where, _join(key, exc.option), exc.message)
     except (TypeError, ValueError) as exc:
         _fail(origin, node, key, str(exc))
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else str(name)
 
 
 def _convert(hint: Any, node: yaml.Node, origin: str, key: str) -> Any:
@@ -97,10 +125,17 @@ def _convert(hint: Any, node: yaml.Node, origin: str, key: str) -> Any:
         }
     if not isinstance(node, yaml.ScalarNode):
         _fail(origin, node, key, f"expected a single value ({_describe(hint)})")
+    if _takes_words(hint) and not _is_null(node):
+        return _scalar(hint, node.value, node, origin, key)
     value = (
         yaml.safe_load(yaml.serialize(node)) if node.tag != "tag:yaml.org,2002:str" else node.value
     )
     return _scalar(hint, value, node, origin, key)
+
+
+def _takes_words(hint: Any) -> bool:
+    """Text and choices take a scalar as written: ``off`` stays the word, not false."""
+    return hint is str or (isinstance(hint, type) and issubclass(hint, enum.StrEnum))
 
 
 def _scalar(hint: Any, value: Any, node: yaml.Node, origin: str, key: str) -> Any:
@@ -118,6 +153,8 @@ def _scalar(hint: Any, value: Any, node: yaml.Node, origin: str, key: str) -> An
             return value
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                _fail(origin, node, key, f"expected a finite number, got {node.value}")
             return float(value)
     elif hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -149,7 +186,7 @@ def line_of(path: Path, dotted_key: str) -> int | None:
     """The line where ``dotted_key`` (``a.b.c``) is set in the YAML file, if it is."""
     try:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     for part in dotted_key.split("."):
         if not isinstance(node, yaml.MappingNode):

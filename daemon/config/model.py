@@ -10,7 +10,26 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from earmark.config.checks import (
+    PORTS,
+    above,
+    at_least,
+    between,
+    choose,
+    topic_level,
+    topic_prefix,
+)
+from earmark.config.choices import (
+    AudioOutput,
+    ComputeType,
+    LogLevel,
+    Lookahead,
+    TranscriptionBackend,
+)
 from earmark.config.inputs import InputsConfig
+
+# the speeds the player plays at
+SPEEDS = (0.5, 3.0)
 
 
 def _data_home() -> Path:
@@ -45,11 +64,18 @@ class MqttConfig:
     discovery_prefix: str = "homeassistant"
     keepalive: int = 30
 
+    def __post_init__(self) -> None:
+        between("port", self.port, *PORTS)
+        between("local_port", self.local_port, *PORTS)
+        between("keepalive", self.keepalive, 1, 65535)
+        topic_prefix("topic_prefix", self.topic_prefix)
+        topic_prefix("discovery_prefix", self.discovery_prefix)
+
 
 @dataclass(frozen=True)
 class PlayerConfig:
     # mpv audio output: "auto", "null" (silent, for tests), "alsa", "pulse", "pipewire"
-    audio_output: str = "auto"
+    audio_output: AudioOutput = AudioOutput.AUTO
     # mpv --audio-device, e.g. "alsa/plughw:1,0" or "pulse/bluez_sink.XX"; None = default
     audio_device: str | None = None
     skip_back: float = 15.0
@@ -65,6 +91,15 @@ class PlayerConfig:
     # play as fast as decoding allows (null output only; for tests and benchmarks)
     untimed: bool = False
 
+    def __post_init__(self) -> None:
+        choose(self, "audio_output", AudioOutput)
+        at_least("skip_back", self.skip_back, 0)
+        at_least("skip_forward", self.skip_forward, 0)
+        between("speed", self.speed, *SPEEDS)
+        between("volume", self.volume, 0, 100)
+        above("position_save_interval", self.position_save_interval, 0)
+        at_least("played_near_end", self.played_near_end, 0)
+
 
 @dataclass(frozen=True)
 class LibraryConfig:
@@ -73,6 +108,9 @@ class LibraryConfig:
     demo: bool = True
     download: bool = True
     refresh_minutes: float = 60.0
+
+    def __post_init__(self) -> None:
+        above("refresh_minutes", self.refresh_minutes, 0)
 
 
 @dataclass(frozen=True)
@@ -83,8 +121,10 @@ class SnipConfig:
     snap_to_sentences: bool = True
 
     def __post_init__(self) -> None:
-        if self.before < 0 or self.after < 0 or self.before + self.after <= 0:
-            raise ValueError("snip.before and snip.after must be >= 0 and not both 0")
+        at_least("before", self.before, 0)
+        at_least("after", self.after, 0)
+        if self.before + self.after <= 0:
+            raise ValueError("snip.before and snip.after must not both be 0")
 
 
 @dataclass(frozen=True)
@@ -92,6 +132,10 @@ class WyomingConfig:
     host: str = "127.0.0.1"
     port: int = 10300
     timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        between("port", self.port, *PORTS)
+        above("timeout", self.timeout, 0)
 
 
 @dataclass(frozen=True)
@@ -101,28 +145,42 @@ class OpenAIConfig:
     api_key: str | None = None
     timeout: float = 120.0
 
+    def __post_init__(self) -> None:
+        above("timeout", self.timeout, 0)
+
 
 @dataclass(frozen=True)
 class TranscriptionConfig:
     # "faster-whisper" (on the device), "wyoming" or "openai"
-    backend: str = "faster-whisper"
+    backend: TranscriptionBackend = TranscriptionBackend.FASTER_WHISPER
     # a CTranslate2 Whisper folder; None = the pinned tiny.en package
     model_path: Path | None = None
-    compute_type: str = "int8"
+    compute_type: ComputeType = ComputeType.INT8
     cpu_threads: int = 1
     beam_size: int = 1
     language: str = "en"
     vad: bool = True
     # transcribe the playing episode ahead of the listener: "ahead", "behind" or "off"
-    lookahead: str = "ahead"
+    lookahead: Lookahead = Lookahead.AHEAD
     wyoming: WyomingConfig = field(default_factory=WyomingConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+
+    def __post_init__(self) -> None:
+        choose(self, "backend", TranscriptionBackend)
+        choose(self, "compute_type", ComputeType)
+        choose(self, "lookahead", Lookahead)
+        at_least("cpu_threads", self.cpu_threads, 1)
+        at_least("beam_size", self.beam_size, 1)
 
 
 @dataclass(frozen=True)
 class JobsConfig:
     max_attempts: int = 5
     backoff_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        at_least("max_attempts", self.max_attempts, 1)
+        at_least("backoff_seconds", self.backoff_seconds, 0)
 
 
 @dataclass(frozen=True)
@@ -131,7 +189,7 @@ class Config:
     data_dir: Path = field(default_factory=_data_home)
     # the local control channel (a unix socket); None = <data_dir>/earmark.sock
     control_socket: Path | None = None
-    log_level: str = "info"
+    log_level: LogLevel = LogLevel.INFO
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     player: PlayerConfig = field(default_factory=PlayerConfig)
     library: LibraryConfig = field(default_factory=LibraryConfig)
@@ -141,8 +199,8 @@ class Config:
     inputs: InputsConfig = field(default_factory=InputsConfig)
 
     def __post_init__(self) -> None:
-        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
-            raise ValueError(f"log_level '{self.log_level}' is not debug, info, warning or error")
+        topic_level("device_id", self.device_id)
+        choose(self, "log_level", LogLevel)
 
     @property
     def socket_path(self) -> Path:

@@ -7,7 +7,13 @@ import logging
 import pytest
 
 from earmark.config import load_text
-from earmark.config.inputs import ButtonConfig, InputsConfig, KeyConfig
+from earmark.config.inputs import (
+    ButtonConfig,
+    HeadphonesDriver,
+    InputsConfig,
+    KeyConfig,
+    LedDriver,
+)
 from earmark.config.model import Config
 from earmark.device.keymap import resolve_keys
 from earmark.errors import ConfigError
@@ -59,9 +65,9 @@ def test_inputs_load_from_yaml() -> None:
     [
         ("inputs: {buttons: [{gestures: {quadruple: snip}}]}", "gesture 'quadruple' is not one"),
         ("inputs: {buttons: [{gestures: {single: dance}}]}", "action 'dance' is not one of"),
-        ("inputs: {gpio: pigpio}", "inputs.gpio 'pigpio' is not one of gpio, mock, none"),
+        ("inputs: {gpio: pigpio}", "'pigpio' is not one of: gpio, mock, none"),
         ("inputs: {buttons: [{pin: 4}], led: {pin: 4}}", "GPIO4 is used twice"),
-        ("inputs: {timing: {debounce: 0.3}}", "debounce must be under half"),
+        ("inputs: {timing: {debounce: 0.3}}", "debounce': must be under half of multi_press"),
         ("inputs: {headphones: {keys: [{gestures: {single: snip}}]}}", "at least one code"),
     ],
 )
@@ -77,3 +83,44 @@ def test_bad_key_name_is_logged_and_the_rest_still_map(caplog: pytest.LogCapture
         groups = resolve_keys(keys)
     assert groups[0].codes == (163,)
     assert "'KEY_NEXTSNOG' is not a key name like KEY_NEXTSONG" in caplog.text
+
+
+def test_headphones_and_led_are_real_by_default() -> None:
+    config = InputsConfig()
+    assert config.headphones.driver is HeadphonesDriver.EVDEV
+    assert config.led.driver is LedDriver.GPIO
+
+
+def test_headphones_and_led_can_be_fakes_or_off() -> None:
+    inputs = load_text("inputs: {headphones: {driver: fake}, led: {driver: off}}", Config).inputs
+    assert inputs.headphones.driver is HeadphonesDriver.FAKE
+    assert inputs.led.driver is LedDriver.OFF
+    inputs = load_text("inputs: {headphones: {driver: off}, led: {driver: fake}}", Config).inputs
+    assert inputs.headphones.driver is HeadphonesDriver.OFF
+    assert inputs.led.driver is LedDriver.FAKE
+
+
+def test_headphones_off_means_not_enabled() -> None:
+    inputs = load_text("inputs: {headphones: {driver: off}}", Config).inputs
+    assert not inputs.headphones.enabled
+    assert InputsConfig().headphones.enabled
+
+
+@pytest.mark.parametrize(
+    ("yaml", "key", "allowed"),
+    [
+        (
+            "inputs:\n  headphones:\n    driver: bluez\n",
+            "inputs.headphones.driver",
+            "evdev, fake, off",
+        ),
+        ("inputs:\n  led:\n    driver: pwm\n", "inputs.led.driver", "gpio, fake, off"),
+    ],
+)
+def test_a_typo_in_a_driver_names_line_key_and_the_allowed_values(
+    yaml: str, key: str, allowed: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_text(yaml, Config, "box.yaml")
+    assert (error.value.line, error.value.key) == (3, key)
+    assert f"is not one of: {allowed}" in str(error.value)
