@@ -7,7 +7,6 @@ configuration mistakes, 3 when no daemon answers); tracebacks are for bugs.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from earmark import __version__, config
-from earmark.errors import EarmarkError
+from earmark.errors import EarmarkError, NotRunningError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -74,7 +73,7 @@ def _format_status(status: dict[str, Any]) -> str:
 def cmd_player(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {}
     if args.value is not None:
-        params["value"] = args.value
+        params["position" if args.command == "seek" else "value"] = args.value
     reply = _request(args, args.command.replace("-", "_"), **params)
     print(reply.get("message", "ok"))
     return 0
@@ -143,32 +142,48 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from earmark.store.database import Database
-    from earmark.store.jobs import JobQueue
+    from earmark import control
 
     cfg = _load(args)
-    queue = JobQueue(Database(cfg.database_path))
-    rows = queue.list(limit=args.limit)
-    if not rows:
+    try:
+        jobs = control.request(cfg.socket_path, "jobs", limit=args.limit)["jobs"]
+    except NotRunningError:
+        jobs = _jobs_read_only(cfg, args.limit)  # no daemon: read the file, change nothing
+    if not jobs:
         print("no jobs")
-    for job in rows:
-        target = job.highlight_id or (f"episode {job.episode_id}" if job.episode_id else "")
-        error = f"  last error: {job.last_error}" if job.last_error else ""
-        print(f"{job.id:>5} {job.kind:<11} {job.status:<8} attempts={job.attempts} {target}{error}")
+    for job in jobs:
+        episode = f"episode {job['episode_id']}" if job["episode_id"] else ""
+        target = job["highlight_id"] or episode
+        error = f"  last error: {job['last_error']}" if job["last_error"] else ""
+        print(
+            f"{job['id']:>5} {job['kind']:<11} {job['status']:<8} "
+            f"attempts={job['attempts']} {target}{error}"
+        )
     return 0
 
 
-def cmd_retry(args: argparse.Namespace) -> int:
-    from earmark import control
+def _jobs_read_only(cfg: config.Config, limit: int) -> list[dict[str, Any]]:
+    from earmark.commands import job_listing
     from earmark.store.database import Database
     from earmark.store.jobs import JobQueue
 
-    cfg = _load(args)
-    if not JobQueue(Database(cfg.database_path)).retry(args.job_id):
-        raise EarmarkError(f"job {args.job_id} is not failed or waiting (see `earmark jobs`)")
-    with contextlib.suppress(EarmarkError):  # not running: the job runs at the next start
-        control.request(cfg.socket_path, "wake", timeout=2)
-    print(f"job {args.job_id} queued again")
+    if not cfg.database_path.exists():
+        return []
+    db = Database(cfg.database_path, read_only=True)
+    try:
+        return [job_listing(job) for job in JobQueue(db).list(limit=limit)]
+    finally:
+        db.close()
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    try:
+        print(_request(args, "retry", job_id=args.job_id)["message"])
+    except NotRunningError:
+        raise NotRunningError(
+            "earmark is not running; a failed job is retried through the daemon: "
+            "start it (`earmark run` or systemctl start earmark), then retry"
+        ) from None
     return 0
 
 

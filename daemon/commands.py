@@ -1,20 +1,26 @@
 """The commands a running speaker takes, from the CLI's control socket and from
 MQTT ``cmd/<name>`` alike: one table, each argument checked before anything
 changes. A bad command is refused with one line and changes nothing.
+
+Each transport decodes its own wire format (``control.py`` for the socket,
+``sync/remote.py`` for MQTT) and calls :meth:`Commands.run`. The table receives
+exactly the parts it drives, never the whole speaker.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from earmark.actions import Action, InputEvent
 from earmark.errors import EarmarkError
-
-if TYPE_CHECKING:
-    from earmark.app import Speaker
-    from earmark.playback import Playback
+from earmark.playback import Playback
+from earmark.player.mpv_player import MAX_SPEED, MIN_SPEED
+from earmark.snip.service import SnipService
+from earmark.store.catalog import Catalog
+from earmark.store.highlights import HighlightBook
+from earmark.store.jobs import Job, JobQueue
 
 Reply = dict[str, Any]
 
@@ -41,59 +47,99 @@ def whole(args: dict[str, Any], key: str) -> int:
     return value
 
 
+# names the CLI and MQTT use for an action whose enum value differs
+ALIASES = {"toggle": Action.PLAY_PAUSE}
+
+
 class Commands:
-    def __init__(self, speaker: Speaker) -> None:
-        self.speaker = speaker
+    def __init__(
+        self,
+        playback: Playback,
+        catalog: Catalog,
+        book: HighlightBook,
+        jobs: JobQueue,
+        snips: SnipService,
+        status: Callable[[], Reply],
+        wake_worker: Callable[[], None],
+    ) -> None:
+        self.playback = playback
+        self.catalog = catalog
+        self.book = book
+        self.jobs = jobs
+        self.snips = snips
+        self.wake_worker = wake_worker
         self.table: dict[str, Callable[[dict[str, Any], str], Reply]] = {
-            "snip": lambda a, source: speaker.snip(source),
-            "status": lambda a, source: speaker.status(),
+            "snip": lambda a, source: snips.snip(source),
+            "status": lambda a, source: status(),
             "wake": self._wake,
-            "seek": lambda a, s: self._say(self._playback().seek(number(a, "value", 0))),
-            "speed": lambda a, s: self._say(self._playback().set_speed(number(a, "value"))),
-            "volume": lambda a, s: self._say(
-                self._playback().set_volume(number(a, "value", 0, 100))
+            "jobs": self._jobs,
+            "retry": self._retry,
+            "seek": lambda a, s: self._say(playback.seek(number(a, "position", 0))),
+            "speed": lambda a, s: self._say(
+                playback.set_speed(number(a, "value", MIN_SPEED, MAX_SPEED))
             ),
+            "volume": lambda a, s: self._say(playback.set_volume(number(a, "value", 0, 100))),
             "sleep": self._sleep,
             "queue": self._queue,
             "episodes": self._episodes,
             "highlights": self._highlights,
-            "continue": lambda a, s: self._say(self._playback().continue_from_here()),
+            "continue": lambda a, s: self._say(playback.continue_from_here()),
         }
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({*self.table, *ALIASES, *(a.value for a in Action)})
 
     def run(self, name: str, args: dict[str, Any], source: str) -> Reply:
         handler = self.table.get(name)
         if handler is not None:
             return handler(args, source)
-        try:
-            action = Action(name)
-        except ValueError:
-            known = ", ".join(sorted({*self.table, *(a.value for a in Action)}))
-            raise CommandError(f"unknown command '{name}' (known: {known})") from None
-        return self.speaker.act(InputEvent(action, source))
+        return self.act(InputEvent(self._action(name), source))
 
-    def _playback(self) -> Playback:
-        if self.speaker.playback is None:
-            raise EarmarkError("the player is not ready yet")
-        return self.speaker.playback
+    def act(self, event: InputEvent) -> Reply:
+        """Carry out one listener action from any input."""
+        if event.action is Action.SNIP:
+            return self.snips.snip(event.source, pressed=event.at)
+        return self._say(self.playback.act(event.action))
+
+    def _action(self, name: str) -> Action:
+        if name in ALIASES:
+            return ALIASES[name]
+        try:
+            return Action(name)
+        except ValueError:
+            known = ", ".join(self.names)
+            raise CommandError(f"unknown command '{name}' (known: {known})") from None
 
     @staticmethod
     def _say(message: str) -> Reply:
         return {"ok": True, "message": message}
 
     def _wake(self, args: dict[str, Any], source: str) -> Reply:
-        self.speaker.worker.notify()
+        self.wake_worker()
         return {"ok": True}
+
+    def _jobs(self, args: dict[str, Any], source: str) -> Reply:
+        limit = whole(args, "limit") if "limit" in args else 50
+        return {"ok": True, "jobs": [job_listing(job) for job in self.jobs.list(limit=limit)]}
+
+    def _retry(self, args: dict[str, Any], source: str) -> Reply:
+        job_id = whole(args, "job_id")
+        if not self.jobs.retry(job_id):
+            raise CommandError(f"job {job_id} is not failed or waiting (see `earmark jobs`)")
+        self.wake_worker()
+        return self._say(f"job {job_id} queued again")
 
     def _sleep(self, args: dict[str, Any], source: str) -> Reply:
         minutes = args.get("minutes")
         if minutes == "end":
-            return self._say(self._playback().sleep_after(None))
+            return self._say(self.playback.sleep_after(None))
         if minutes == "off":
-            return self._say(self._playback().sleep_after(0))
-        return self._say(self._playback().sleep_after(number(args, "minutes", 0)))
+            return self._say(self.playback.sleep_after(0))
+        return self._say(self.playback.sleep_after(number(args, "minutes", 0)))
 
     def _queue(self, args: dict[str, Any], source: str) -> Reply:
-        playback = self._playback()
+        playback = self.playback
         op = args.get("op", "list")
         if op == "add":
             index = whole(args, "index") if "index" in args else None
@@ -109,7 +155,7 @@ class Commands:
         return {"ok": True, "message": message, "queue": playback.up_next()}
 
     def _episodes(self, args: dict[str, Any], source: str) -> Reply:
-        catalog = self.speaker.catalog
+        catalog = self.catalog
         return {
             "ok": True,
             "episodes": [
@@ -127,11 +173,24 @@ class Commands:
 
     def _highlights(self, args: dict[str, Any], source: str) -> Reply:
         """Play saved snips one after another: all, or one episode's, or one podcast's."""
-        chosen = self.speaker.book.latest(limit=500)
+        chosen = self.book.latest(limit=500)
         if "episode_id" in args:
             episode_id = whole(args, "episode_id")
             chosen = [h for h in chosen if h.episode_id == episode_id]
         if "podcast" in args:
             podcast = str(args["podcast"]).lower()
             chosen = [h for h in chosen if h.podcast_title.lower() == podcast]
-        return self._say(self._playback().play_highlights(chosen))
+        return self._say(self.playback.play_highlights(chosen))
+
+
+def job_listing(job: Job) -> dict[str, Any]:
+    """One job as the CLI prints it (from the daemon, or read-only from the file)."""
+    return {
+        "id": job.id,
+        "kind": str(job.kind),
+        "status": job.status,
+        "attempts": job.attempts,
+        "highlight_id": job.highlight_id,
+        "episode_id": job.episode_id,
+        "last_error": job.last_error,
+    }

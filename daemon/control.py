@@ -46,10 +46,11 @@ class ControlServer:
         os.chmod(self.path, 0o660)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1)
+        if self._server is None:
+            return  # never started: the socket there (if any) is not ours
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 1)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 

@@ -16,6 +16,7 @@ listener. A listener that raises is logged and does not stop the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections import deque
@@ -36,10 +37,13 @@ class Event:
 
 @dataclass(frozen=True)
 class PlayerStateChanged(Event):
-    """The player's state, at most about once a second while playing."""
+    """The player's state (about once a second while playing), with what plays."""
 
     name: ClassVar[str] = "player_state_changed"
     state: PlayerState
+    podcast: str = ""
+    episode: str = ""
+    queue_length: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,9 @@ class SnipRefused(Event):
     name: ClassVar[str] = "snip_refused"
     reason: str
     source: str
+    # the database refused a press the listener made: they hear an error earcon
+    # (nothing playing is said in words, not with a sound)
+    audible: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,11 @@ class HighlightChanged(Event):
 
 @dataclass(frozen=True)
 class LibraryChanged(Event):
-    """A feed was refreshed (or subscribed); ``added`` episodes are new."""
+    """A feed was refreshed (or subscribed) and its podcast stored."""
 
     name: ClassVar[str] = "library_changed"
     feed_url: str
-    added: int
+    podcast_id: int
 
 
 @dataclass(frozen=True)
@@ -195,9 +202,7 @@ class EventBus:
             try:
                 listener.on_event(event)
             except Exception:  # one broken listener must not silence the others
-                log.exception(
-                    "listener %s failed on event %s", type(listener).__name__, event.name
-                )
+                log.exception("listener %s failed on event %s", type(listener).__name__, event.name)
 
 
 class OnLoop:
@@ -213,7 +218,5 @@ class OnLoop:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed just now: we are stopping
             loop.call_soon_threadsafe(callback, *args)  # type: ignore[arg-type]
-        except RuntimeError:
-            pass

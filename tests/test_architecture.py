@@ -1,6 +1,8 @@
 """The architecture, checked: the core imports no hardware and no dashboard
-(the composition root ``earmark.app`` is the one exception), and the device
-adapters reach the core only through actions, config and errors.
+(the composition root ``earmark.app`` is the one exception); the device
+adapters reach the core only through actions, config, errors and events;
+playback knows nothing of sync; SQL lives in ``store/`` only; the composition
+root stays thin.
 
 import-linter cannot check this here: its graph follows folders, and our
 package-dir mapping puts ``earmark.device`` outside ``earmark``'s folder.
@@ -9,13 +11,26 @@ package-dir mapping puts ``earmark.device`` outside ``earmark``'s folder.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parent.parent
 CORE, DEVICE = ROOT / "daemon", ROOT / "device"
-DEVICE_MAY_USE = ("earmark.actions", "earmark.config", "earmark.errors", "earmark.device")
+DEVICE_MAY_USE = (
+    "earmark.actions",
+    "earmark.config",
+    "earmark.errors",
+    "earmark.events",
+    "earmark.device",
+)
+# an SQL statement in a string: a keyword at the start, then what only SQL says next
+SQL = re.compile(
+    r"^\s*(SELECT\s.+\sFROM\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s"
+    r"|CREATE\s+(TABLE|INDEX)\s|BEGIN\b|PRAGMA\s)",
+    re.DOTALL,
+)
 
 
 def imports(path: Path) -> set[str]:
@@ -68,3 +83,44 @@ def test_only_the_owning_modules_import_their_library() -> None:
             if any(n == library or n.startswith(library + ".") for n in imports(p))
         }
         assert users <= allowed, f"{library} imported by {sorted(users - allowed)}"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((CORE / "playback").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_playback_imports_nothing_from_sync(path: Path) -> None:
+    bad = {name for name in imports(path) if name.startswith("earmark.sync")}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def sql_strings(path: Path) -> list[str]:
+    return [
+        node.value
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value)
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in CORE.rglob("*.py") if "store" not in p.relative_to(CORE).parts),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_sql_lives_only_in_the_store(path: Path) -> None:
+    assert not sql_strings(path), f"{path.relative_to(ROOT)} holds SQL: {sql_strings(path)}"
+
+
+def test_the_sql_check_finds_sql(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        'q = "SELECT id FROM jobs WHERE x = 1"\n'
+        'u = "UPDATE jobs SET status = 1"\n'
+        "doc = 'select a listener from the list'\n"
+    )
+    assert sql_strings(sample) == ["SELECT id FROM jobs WHERE x = 1", "UPDATE jobs SET status = 1"]
+
+
+def test_the_composition_root_stays_thin() -> None:
+    lines = (CORE / "app.py").read_text().splitlines()
+    assert len(lines) <= 250
+    assert not sql_strings(CORE / "app.py")

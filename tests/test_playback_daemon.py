@@ -122,12 +122,14 @@ def test_speed_is_kept_per_podcast_across_restarts(config: Path, tmp_path: Path)
     try:
         first.wait_playing()
         assert "1.50" in earmark(config, "speed", "1.5").stdout
-        assert "3.00" in earmark(config, "speed", "100").stdout  # clamped, not refused
+        # out of range is refused with the contract's field name, never clamped and kept
+        refused = earmark(config, "speed", "100")
+        assert refused.returncode != 0 and "'value' must be between 0.5 and 3.0" in refused.stderr
     finally:
         first.terminate()
     again = Daemon(config, tmp_path / "again.log")
     try:
-        assert again.wait_playing()["player"]["speed"] == 3.0
+        assert again.wait_playing()["player"]["speed"] == 1.5
     finally:
         again.terminate()
 

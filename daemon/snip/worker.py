@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from earmark.errors import EarmarkError
+from earmark.events import Event, JobFailed, JobFinished, JobStarted
 from earmark.store.highlights import FAILED, HighlightBook
 from earmark.store.jobs import Job, JobQueue
 
@@ -29,13 +30,13 @@ class JobWorker:
         queue: JobQueue,
         book: HighlightBook,
         runners: dict[str, Runner],
-        on_change: Callable[[], None] = lambda: None,
+        announce: Callable[[Event], None] = lambda event: None,
         idle_seconds: float = 5.0,
     ) -> None:
         self.queue = queue
         self.book = book
         self.runners = runners
-        self.on_change = on_change
+        self.announce = announce
         self.idle_seconds = idle_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -78,11 +79,12 @@ class JobWorker:
             self._wake.clear()
             return
         self.busy = True
+        self.announce(JobStarted(job.id, str(job.kind)))
         try:
             self._execute(job)
         finally:
             self.busy = False
-            self.on_change()
+            self.announce(JobFinished(job.id, str(job.kind)))
 
     def _idle_wait(self) -> float:
         wakeup = self.queue.next_wakeup()
@@ -111,6 +113,7 @@ class JobWorker:
 
     def _failed(self, job: Job, error: str) -> None:
         final = self.queue.fail(job, error)
+        self.announce(JobFailed(job.id, str(job.kind), job.highlight_id, error, final))
         if final:
             log.error(
                 "job failed id=%d kind=%s attempts=%d: %s", job.id, job.kind, job.attempts, error

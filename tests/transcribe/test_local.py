@@ -163,9 +163,16 @@ def test_registry_builds_remote_transcribers_without_contacting_them() -> None:
 
 
 def test_unknown_backend_raises_one_line_naming_the_choices() -> None:
-    with pytest.raises(TranscriberError, match="faster-whisper, openai, wyoming") as caught:
+    with pytest.raises(ValueError, match="faster-whisper, wyoming, openai") as caught:
         build_transcriber(TranscriptionConfig(backend="whisperx"))
     assert "\n" not in str(caught.value)
+
+
+def test_every_backend_choice_has_a_factory() -> None:
+    from earmark.config.choices import TranscriptionBackend
+    from earmark.transcribe.registry import BACKENDS
+
+    assert set(BACKENDS) == set(TranscriptionBackend)
 
 
 def test_missing_model_path_raises_one_line(tmp_path: Path) -> None:

@@ -1,18 +1,30 @@
 """Playback as the listener knows it: which episode, where to resume, what is
-up next, the sleep timer, highlight reels, earcons, and the retained ``state``
-message. Glue between the mpv ``Player``, the stored library and MQTT.
+up next, the sleep timer, highlight reels and earcons. Glue between the mpv
+``Player`` and the stored library; it announces what happens on the event bus
+and knows nothing of MQTT.
+
+The player calls back on mpv's event thread; every callback here only hands
+over to the loop (``on_loop``), where positions are saved, the catalog is read
+and events are emitted.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any
 
 from earmark.actions import Action
 from earmark.config import Config
 from earmark.errors import EarmarkError
-from earmark.payloads import StatePayload
+from earmark.events import (
+    EpisodeFinished,
+    EpisodeStarted,
+    Event,
+    PlayerStateChanged,
+    PositionSaved,
+)
 from earmark.player.earcons import Earcon, Earcons
 from earmark.player.highlights import HighlightReel, HighlightWindow
 from earmark.player.mpv_player import Player
@@ -28,7 +40,6 @@ from earmark.player.state import (
 )
 from earmark.store.catalog import Catalog, StoredEpisode, UpNextTable
 from earmark.store.highlights import FAILED, Highlight
-from earmark.sync.mqtt import MqttLink
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +52,14 @@ class Playback:
         self,
         config: Config,
         catalog: Catalog,
-        link: MqttLink,
         on_loop: OnLoop,
-        on_episode: Callable[[int], None] = lambda episode_id: None,
+        announce: Callable[[Event], None],
     ) -> None:
         self.config = config
         self.settings = config.player
         self.catalog = catalog
-        self.link = link
         self.on_loop = on_loop
-        self.on_episode = on_episode
+        self.announce = announce
         self.player: Player | None = None
         self.earcons: Earcons | None = None
         self.reel: HighlightReel | None = None
@@ -63,8 +72,8 @@ class Playback:
 
     def start(self) -> None:
         events = PlayerEvents(
-            on_state=self._publish_state,
-            on_position=self._save_position,
+            on_state=lambda state: self.on_loop(self._state_changed, state),
+            on_position=lambda progress: self.on_loop(self._save_position, progress),
             on_end=lambda end: self.on_loop(self._ended, end),
             on_error=lambda line: log.warning("player: %s", line),
         )
@@ -109,6 +118,11 @@ class Playback:
             chapters=[Chapter(s, t) for s, t in episode.chapters],
         )
         self._save_queue()
+
+    def autoplay_at_start(self) -> None:
+        """The library is ready: play on where the listener was, if autoplay is on."""
+        if self.settings.autoplay:
+            self.play_next_unfinished()
 
     def play_next_unfinished(self) -> None:
         """At start: the queue's current episode, else the last one listened to,
@@ -181,8 +195,7 @@ class Playback:
     def _ended(self, end: EpisodeEnd) -> None:
         if self.reel is not None and self.reel.handle_end(end):
             return
-        if end.reason == "error":
-            self.earcon("error")
+        self.announce(EpisodeFinished(end.episode_id, end.reason))
         if self.sleep.episode_ended():
             log.info("sleep timer: stopped at the end of the episode")
             return
@@ -280,8 +293,19 @@ class Playback:
             raise EarmarkError("the player is not ready yet")
         return self.player
 
+    def current(self) -> PlayerState | None:
+        """What the player is doing now; None before it is ready."""
+        return self.player.snapshot() if self.player else None
+
     def snapshot(self) -> PlayerState:
         return self.player.snapshot() if self.player else PlayerState(Status.STOPPED)
+
+    def cached(self) -> tuple[tuple[float, float], ...]:
+        """The stretches of a stream that mpv's demuxer cache holds."""
+        return tuple(self.player.cached()) if self.player is not None else ()
+
+    def dump_cache(self, start: float, end: float, path: Path) -> bool:
+        return self.player is not None and self.player.dump_cache(start, end, path)
 
     def earcon(self, name: str) -> None:
         if self.earcons is not None:
@@ -309,32 +333,28 @@ class Playback:
         index = self.queue.current_index
         return len(self.queue.items) - (0 if index is None else index + 1)
 
-    # -- player callbacks (mpv's thread) ----------------------------------------
+    # -- player callbacks, handed over to the loop --------------------------------
     def _save_position(self, progress: Progress) -> None:
         if progress.episode_id is None or self.reel is not None:
             return  # a highlight reel must not move the resume point
         self.catalog.save_position(progress.episode_id, progress.position, progress.duration)
         if progress.played:
             self.catalog.mark_played(progress.episode_id)
+        self.announce(PositionSaved(progress.episode_id, progress.position, progress.played))
 
-    def _publish_state(self, state: PlayerState) -> None:
-        # (re)start the look-ahead whenever an episode starts or resumes playing
+    def _state_changed(self, state: PlayerState) -> None:
+        # the look-ahead (re)starts whenever an episode starts or resumes playing
         playing = state.episode_id if state.status == Status.PLAYING else None
         if playing != self._episode_id:
             self._episode_id = playing
             if playing is not None:
-                self.on_episode(playing)
+                self.announce(EpisodeStarted(playing))
         episode = self.catalog.episode(state.episode_id) if state.episode_id else None
-        payload = StatePayload(
-            status=state.status.value,
-            podcast=episode.podcast_title if episode else "",
-            episode=episode.title if episode else "",
-            episode_id=state.episode_id,
-            position=round(state.position, 1),
-            duration=state.duration,
-            chapter=state.chapter_title,
-            speed=state.speed,
-            volume=state.volume,
-            queue_length=self._queue_length(),
+        self.announce(
+            PlayerStateChanged(
+                state,
+                podcast=episode.podcast_title if episode else "",
+                episode=episode.title if episode else "",
+                queue_length=self._queue_length(),
+            )
         )
-        self.link.publish("state", payload.to_json(), qos=0, retain=True)

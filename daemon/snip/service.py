@@ -1,0 +1,81 @@
+"""The snip use case: a press becomes a durable highlight, on the loop, within
+milliseconds. Correct for a late press, capture, announce; the rest (earcon,
+LED flash, waking the job worker and the outbox relay) are listeners.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from earmark.errors import EarmarkError
+from earmark.events import Event, SnipRefused, SnipSaved
+from earmark.player.state import PlayerState, Status
+from earmark.snip.capture import Capturer, NowPlaying
+from earmark.store.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+
+class SnipService:
+    def __init__(
+        self,
+        now_playing: Callable[[], PlayerState | None],
+        catalog: Catalog,
+        capturer: Capturer,
+        announce: Callable[[Event], None],
+        data_dir: Path,
+    ) -> None:
+        self.now_playing = now_playing
+        self.catalog = catalog
+        self.capturer = capturer
+        self.announce = announce
+        self.data_dir = data_dir
+
+    def snip(self, source: str, pressed: float | None = None) -> dict[str, Any]:
+        """Save the moment of the press (monotonic ``pressed``; default now)."""
+        state = self.now_playing()
+        if state is None:
+            return self._refuse("the player is not ready yet", source)
+        if not state.source:
+            return self._refuse("nothing is playing, so there is no moment to save", source)
+        if pressed is not None and state.status == Status.PLAYING:
+            # a gesture is known only after its double-press window: go back to the press
+            late = max(0.0, time.monotonic() - pressed) * state.speed
+            state = dataclasses.replace(state, position=max(0.0, state.position - late))
+        episode = self.catalog.episode(state.episode_id) if state.episode_id else None
+        playing = NowPlaying(
+            state.source,
+            state.position,
+            state.duration,
+            state.episode_id,
+            episode.podcast_title if episode else "",
+            episode.title if episode else Path(state.source).name,
+        )
+        try:
+            highlight, new = self.capturer.capture(playing, source)
+        except sqlite3.Error as exc:
+            log.error("snip not saved at %.1f s: the database refused it (%s)", state.position, exc)
+            return self._refuse(
+                f"the snip could not be saved: {exc}; free space in {self.data_dir}",
+                source,
+                audible=True,
+            )
+        self.announce(SnipSaved(highlight, new, source))
+        return {
+            "ok": True,
+            "new": new,
+            "id": highlight.id,
+            "episode": highlight.episode_title,
+            "start": highlight.start,
+            "end": highlight.end,
+        }
+
+    def _refuse(self, reason: str, source: str, audible: bool = False) -> dict[str, Any]:
+        self.announce(SnipRefused(reason, source, audible))
+        raise EarmarkError(reason)

@@ -1,0 +1,41 @@
+"""What MQTT does when the speaker changes: listeners on the event seam."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from earmark.events import HighlightChanged, Listener, PlayerStateChanged
+from earmark.payloads import StatePayload
+
+
+class StatePublisher(Listener):
+    """The retained ``state`` message, from every player state change."""
+
+    def __init__(self, publish: Callable[..., object]) -> None:
+        self.publish = publish
+
+    def player_state_changed(self, event: PlayerStateChanged) -> None:
+        state = event.state
+        payload = StatePayload(
+            status=state.status.value,
+            podcast=event.podcast,
+            episode=event.episode,
+            episode_id=state.episode_id,
+            position=round(state.position, 1),
+            duration=state.duration,
+            chapter=state.chapter_title,
+            speed=state.speed,
+            volume=state.volume,
+            queue_length=event.queue_length,
+        )
+        self.publish("state", payload.to_json(), qos=0, retain=True)
+
+
+class OutboxWake(Listener):
+    """A committed highlight version has its outbox row: the relay sends it now."""
+
+    def __init__(self, notify: Callable[[], None]) -> None:
+        self.notify = notify
+
+    def highlight_changed(self, event: HighlightChanged) -> None:
+        self.notify()

@@ -1,0 +1,162 @@
+"""The event seam, on the real speaker built in this process (real mpv with null
+output, a real mosquitto, real SQLite, real faster-whisper): a listener added
+with one registration line hears a snip's whole life in order, on the loop;
+library threads only hand over; a listener that raises silences no other."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from earmark import config as config_module
+from earmark.app import Speaker
+from earmark.events import (
+    Event,
+    EventBus,
+    HighlightChanged,
+    Listener,
+    PlayerStateChanged,
+    PositionSaved,
+    SnipSaved,
+)
+from earmark.sync.broker import LocalBroker
+
+
+class Recorder(Listener):
+    """Hears everything, and on which thread."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.threads: set[str] = set()
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+        self.threads.add(threading.current_thread().name)
+
+    def of(self, kind: type[Event]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Wait on the loop for ``check`` to be truthy (the speaker runs meanwhile)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def speaker_config(
+    write_config: Callable[..., Path], broker: LocalBroker, garden_feed: str
+) -> config_module.Config:
+    path = write_config(
+        {
+            "mqtt": {"host": "127.0.0.1", "port": broker.port},
+            "library": {"demo": False, "feeds": [garden_feed]},
+            "player": {"position_save_interval": 0.5},
+        }
+    )
+    return config_module.load(path)
+
+
+@pytest.fixture
+def run_speaker(
+    speaker_config: config_module.Config,
+) -> Iterator[Callable[[Callable[[Speaker], Awaitable[None]]], None]]:
+    def run(body: Callable[[Speaker], Awaitable[None]]) -> None:
+        async def main() -> None:
+            speaker = Speaker(speaker_config)
+            try:
+                await speaker.start()
+                await body(speaker)
+            finally:
+                await speaker.stop()
+
+        asyncio.run(main())
+
+    yield run
+
+
+def test_a_new_listener_hears_every_event_of_a_snip_in_order(run_speaker: Any) -> None:
+    recorder = Recorder()
+
+    async def body(speaker: Speaker) -> None:
+        speaker.register(recorder)  # the one registration line
+        await until(lambda: speaker.playback.snapshot().position > 3, 60, "the episode to play 3 s")
+        reply = speaker.commands.run("snip", {}, "cli")
+        assert reply["ok"] and reply["new"]
+        await until(
+            lambda: any(e.highlight.status == "done" for e in recorder.of(HighlightChanged)),
+            180,
+            "the snip to be done",
+        )
+        loop_thread = threading.current_thread().name
+        assert recorder.threads == {loop_thread}, recorder.threads
+
+    run_speaker(body)
+    saved = recorder.of(SnipSaved)
+    assert len(saved) == 1 and saved[0].new
+    life = [e for e in recorder.events if isinstance(e, (SnipSaved, HighlightChanged))]
+    assert isinstance(life[0], HighlightChanged) and life[0].highlight.status == "pending"
+    versions = [e.highlight.version for e in life if isinstance(e, HighlightChanged)]
+    assert versions == list(range(1, len(versions) + 1)), versions
+    statuses = [e.highlight.status for e in life if isinstance(e, HighlightChanged)]
+    assert statuses[0] == "pending" and statuses[-1] == "done"
+    order = ["pending", "clipped", "transcribed", "done"]
+    assert [s for s in order if s in statuses] == order, statuses
+    assert [order.index(s) for s in statuses] == sorted(order.index(s) for s in statuses)
+
+
+def test_positions_are_saved_on_the_loop_never_on_mpvs_thread(run_speaker: Any) -> None:
+    writers: list[str] = []
+
+    async def body(speaker: Speaker) -> None:
+        save = speaker.catalog.save_position
+
+        def recording_save(*args: Any, **kwargs: Any) -> Any:
+            writers.append(threading.current_thread().name)
+            return save(*args, **kwargs)
+
+        speaker.catalog.save_position = recording_save  # type: ignore[method-assign]
+        recorder = Recorder()
+        speaker.register(recorder)
+        await until(lambda: len(recorder.of(PositionSaved)) >= 2, 60, "two position saves")
+        await until(lambda: recorder.of(PlayerStateChanged), 10, "a player state")
+        assert set(writers) == {threading.current_thread().name}, writers
+
+    run_speaker(body)
+    assert writers
+
+
+def test_a_listener_that_raises_does_not_silence_the_others() -> None:
+    class Broken(Listener):
+        def snip_saved(self, event: SnipSaved) -> None:
+            raise RuntimeError("a bug in one listener")
+
+    heard = Recorder()
+    bus = EventBus()
+    bus.register(Broken())
+    bus.register(heard)
+
+    async def main() -> None:
+        bus.attach(asyncio.get_running_loop())
+        thread = threading.Thread(
+            target=bus.emit,
+            args=(SnipSaved(None, True, "test"),),  # type: ignore[arg-type]
+        )
+        thread.start()
+        thread.join()
+        bus.emit(PositionSaved(1, 2.0, False))
+        await until(lambda: len(heard.events) == 2, 5, "both events")
+
+    asyncio.run(main())
+    assert [type(e) for e in heard.events] == [SnipSaved, PositionSaved]

@@ -1,0 +1,73 @@
+"""Every subcommand of ``earmark --help`` is known to a running daemon: none is
+refused as unknown (``earmark toggle`` once always was)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from earmark.cli import build_parser
+from earmark.sync.broker import LocalBroker
+
+from .daemon_process import Daemon, earmark
+
+# run in the CLI's own process, never sent to the daemon
+LOCAL = {"run", "config", "doctor", "inputs"}
+ARGUMENTS = {
+    "seek": ["5"],
+    "speed": ["1.25"],
+    "volume": ["60"],
+    "sleep": ["off"],
+    "retry": ["999999"],
+    "jobs": ["--limit", "3"],
+}
+
+
+def subcommands() -> list[str]:
+    parser = build_parser()
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(actions[0].choices)
+
+
+def test_the_help_lists_the_player_commands() -> None:
+    assert {"toggle", "snip", "status", "jobs", "retry", "seek"} <= set(subcommands())
+
+
+@pytest.fixture
+def daemon(
+    write_config: Callable[..., Path], broker: LocalBroker, garden_feed: str, tmp_path: Path
+):  # type: ignore[no-untyped-def]
+    path = write_config(
+        {
+            "mqtt": {"host": "127.0.0.1", "port": broker.port},
+            "library": {"demo": False, "feeds": [garden_feed]},
+            "transcription": {"lookahead": "off"},
+        }
+    )
+    running = Daemon(path, tmp_path / "daemon.log")
+    try:
+        running.wait_playing()
+        yield running
+    finally:
+        running.terminate()
+
+
+def test_no_subcommand_is_refused_as_unknown_by_a_running_daemon(daemon: Daemon) -> None:
+    sent = [name for name in subcommands() if name not in LOCAL]
+    refused = {}
+    for name in sent:
+        result = earmark(daemon.config, name, *ARGUMENTS.get(name, []))
+        if "unknown command" in result.stderr or "no daemon" in result.stderr:
+            refused[name] = result.stderr.strip()
+    assert not refused, refused
+    assert len(sent) >= 15, sent
+
+
+def test_toggle_pauses_a_playing_daemon(daemon: Daemon) -> None:
+    result = earmark(daemon.config, "toggle")
+    assert result.returncode == 0, result.stderr
+    status = daemon.status()
+    assert status is not None and status["player"]["status"] == "paused", status
