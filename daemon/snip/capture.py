@@ -60,7 +60,7 @@ class Capturer:
                 # the audio and words are done again for the longer window: stages
                 # still waiting for the shorter one are dropped
                 jobs.supersede_queued(conn, extended.id, "superseded by a longer window")
-                jobs.enqueue(conn, "clip", highlight_id=extended.id)
+                jobs.enqueue(conn, jobs.JobKind.CLIP, highlight_id=extended.id)
             log.info(
                 "snip extended id=%s window=%.1f-%.1f source=%s",
                 extended.id,
@@ -83,7 +83,7 @@ class Capturer:
             source_url=playing.source,
             input_source=input_source,
         )
-        saved = self.book.add(highlight, jobs=[("clip", jobs.SNIP_PRIORITY)])
+        saved = self.book.add(highlight, jobs=[(jobs.JobKind.CLIP, jobs.SNIP_PRIORITY)])
         log.info(
             "snip saved id=%s episode=%r window=%.1f-%.1f source=%s",
             saved.id,

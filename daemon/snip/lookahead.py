@@ -21,12 +21,12 @@ from pathlib import Path
 from earmark.store import jobs as job_table
 from earmark.store import segments
 from earmark.store.database import Database
-from earmark.store.jobs import Job, JobQueue
+from earmark.store.jobs import Job, JobKind, JobQueue
 from earmark.transcribe.base import Transcriber, TranscribeRequest, Transcript
 
 log = logging.getLogger(__name__)
 
-KIND = "lookahead"
+KIND = JobKind.LOOKAHEAD
 AHEAD, BEHIND, OFF = "ahead", "behind", "off"
 
 

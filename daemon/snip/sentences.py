@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from earmark.transcribe.base import Transcript, Word
+from earmark.transcribe.base import Segment, Transcript, Word
 
 SENTENCE_END = (".", "?", "!", "…")
 CLOSERS = "\"'”’)]»"
@@ -118,3 +118,22 @@ def _snap(
 
     text = " ".join(p.text.strip() for s in inside for p in s.pieces if kept(p))
     return SnappedWindow(round(snapped_start, 3), round(snapped_end, 3), text)
+
+
+def without_cut_sentences(words: Transcript, lo: float, hi: float, edge: float = 0.5) -> Transcript:
+    """``words`` (transcribed from [lo, hi] only) without a first or last sentence
+    that the edges of that stretch may have cut, so snapping moves the window in
+    to whole sentences rather than out to half ones."""
+    all_words = [w for s in words.segments for w in s.words if w.text.strip()]
+    if not all_words:
+        return words
+    sentences = split_sentences(all_words)
+    # never all of them: a window inside one long sentence keeps its words
+    if len(sentences) > 1 and lo > 0 and sentences[0][0].start - lo < edge:
+        sentences = sentences[1:]
+    if len(sentences) > 1 and hi - sentences[-1][-1].end < edge:
+        sentences = sentences[:-1]
+    segments = tuple(
+        Segment(s[0].start, s[-1].end, " ".join(w.text.strip() for w in s), s) for s in sentences
+    )
+    return Transcript(segments, words.language, words.model, words.source)

@@ -6,10 +6,11 @@ import dataclasses
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from earmark.payloads import HighlightPayload
+from earmark.store import jobs as job_table
 from earmark.store import outbox
 from earmark.store.database import Database, utc_now
 
@@ -119,10 +120,10 @@ class HighlightBook:
         # told of every committed version, on the writing thread, after the commit
         self.on_change = on_change
 
-    def add(self, highlight: Highlight, jobs: list[tuple[str, int]] = ()) -> Highlight:  # type: ignore[assignment]
+    def add(
+        self, highlight: Highlight, jobs: Sequence[tuple[job_table.JobKind, int]] = ()
+    ) -> Highlight:
         """Insert a new highlight with its first jobs ((kind, priority), ...) in one commit."""
-        from earmark.store import jobs as job_table
-
         saved = dataclasses.replace(highlight, updated_at=utc_now())
         placeholders = ", ".join("?" for _ in _COLUMNS)
         columns = ", ".join(f'"{c}"' for c in _COLUMNS)

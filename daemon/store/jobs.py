@@ -10,8 +10,19 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 from earmark.store.database import Database, utc_now
+
+
+class JobKind(StrEnum):
+    """What a job does; the values are what the ``jobs`` table stores."""
+
+    CLIP = "clip"  # secure the audio of a snip's window
+    TRANSCRIBE = "transcribe"  # the snip's words, its window snapped to sentences
+    TAKEAWAYS = "takeaways"  # title, takeaways and the final clip: the snip is done
+    LOOKAHEAD = "lookahead"  # transcribe the playing episode ahead of the listener
+
 
 # priorities: lower runs first
 SNIP_PRIORITY = 0
@@ -39,7 +50,7 @@ def _job(row: sqlite3.Row) -> Job:
 
 def enqueue(
     conn: sqlite3.Connection,
-    kind: str,
+    kind: JobKind,
     *,
     highlight_id: str | None = None,
     episode_id: int | None = None,
@@ -67,7 +78,7 @@ def supersede_queued(conn: sqlite3.Connection, highlight_id: str, reason: str) -
     return cursor.rowcount
 
 
-def waiting_for_episode(conn: sqlite3.Connection, kind: str, episode_id: int) -> bool:
+def waiting_for_episode(conn: sqlite3.Connection, kind: JobKind, episode_id: int) -> bool:
     """True when a ``kind`` job for ``episode_id`` is queued or running."""
     row = conn.execute(
         "SELECT 1 FROM jobs WHERE kind = ? AND episode_id = ? "

@@ -185,8 +185,8 @@ def test_wrong_model_path_fails_the_transcription_until_fixed_and_retried(
 
     wrong.parent.mkdir(parents=True)
     wrong.symlink_to(pinned_model_path(), target_is_directory=True)  # the listener fixes it
-    retried = _earmark(config, "retry", job_id)
-    assert retried.returncode == 0, retried.stderr
+    # what `earmark retry` asks the running daemon to do
+    assert stack.queue.retry(int(job_id))
     stack.worker.notify()
     highlight = stack.settled(highlight.id)
     assert highlight.status == "done", highlight.error

@@ -49,8 +49,7 @@ def test_snip_killed_mid_transcription_ends_done_exactly_once(
         result = earmark(config, "snip")
         assert result.returncode == 0, result.stderr
         highlight_id = result.stdout.split("id=")[1].split()[0]
-        # with nothing stored, a local episode's words are transcribed in the clip job,
-        # beside the ffmpeg cut
+        # with nothing stored, a local episode's words are heard in the transcribe job
         wait_for(
             lambda: "whisper model loaded" in daemon.log,
             60,
@@ -59,7 +58,7 @@ def test_snip_killed_mid_transcription_ends_done_exactly_once(
         )
     finally:
         daemon.kill()
-    assert _job_status(database, highlight_id, "clip") == "running", "killed too late"
+    assert _job_status(database, highlight_id, "transcribe") == "running", "killed too late"
 
     again = Daemon(config, tmp_path / "second.log")
     try:
@@ -90,4 +89,4 @@ def test_snip_killed_mid_transcription_ends_done_exactly_once(
             "SELECT kind, status FROM jobs WHERE highlight_id = ? ORDER BY id", (highlight_id,)
         ).fetchall()
     assert statuses == [("done",)]
-    assert jobs == [("clip", "done"), ("takeaways", "done")]
+    assert jobs == [("clip", "done"), ("transcribe", "done"), ("takeaways", "done")]

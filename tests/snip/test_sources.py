@@ -150,7 +150,7 @@ def test_snip_through_an_openai_compatible_endpoint_ends_done_with_the_words(
 
 
 def test_sentences_cut_by_the_transcribed_stretch_are_left_out() -> None:
-    from earmark.snip.pipeline import without_cut_sentences
+    from earmark.snip.sentences import without_cut_sentences
     from earmark.transcribe.base import Segment, Transcript, Word
 
     def sentence(start: float, *texts: str) -> Segment:

@@ -1,0 +1,75 @@
+"""The takeaways stage: a title and takeaways, and the final Opus clip of the
+snapped window; the highlight is done and its clip goes to the outbox."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from earmark.errors import ClipError
+from earmark.snip import clip
+from earmark.snip.stages import SnipStore
+from earmark.store import outbox
+from earmark.store.highlights import DONE, Highlight
+from earmark.store.jobs import Job, JobKind
+from earmark.takeaways import Summarizer
+
+log = logging.getLogger(__name__)
+
+
+class TakeawaysStage:
+    kind = JobKind.TAKEAWAYS
+
+    def __init__(self, store: SnipStore, summarizer: Summarizer) -> None:
+        self.store = store
+        self.summarizer = summarizer
+
+    def run(self, job: Job, highlight: Highlight) -> None:
+        summary = self.summarizer.summarize(highlight.transcript or "")
+        clip_path, clip_seconds = self._final_clip(highlight)
+        with self.store.db.transaction() as conn:
+            if self.store.superseded(conn, job, highlight):
+                return
+            updated = self.store.book.update(
+                highlight.id,
+                conn,
+                status=DONE,
+                title=summary.title,
+                takeaways=summary.takeaways,
+                clip_path=clip_path,
+                clip_seconds=clip_seconds,
+                clip_start=highlight.start,
+                error=None,
+            )
+            outbox.enqueue(conn, f"clip/{highlight.id}", payload_file=clip_path)
+            self.store.queue.finish(conn, job)
+        log.info("snip done id=%s version=%d title=%r", updated.id, updated.version, summary.title)
+
+    def _final_clip(self, highlight: Highlight) -> tuple[str, float]:
+        """The Opus clip of the final (snapped) window, from the audio kept at the
+        clip stage when it holds the window, else from the episode."""
+        final = self.store.clips_dir / f"{highlight.id}.opus"
+        kept = Path(highlight.clip_path) if highlight.clip_path else None
+        if kept is not None and kept == final and kept.exists():
+            return str(final), highlight.clip_seconds or 0.0  # a retry after the encode
+        offset = highlight.clip_start if highlight.clip_start is not None else highlight.start
+        inside = (
+            kept is not None
+            and kept.exists()
+            and offset <= highlight.start + 0.05
+            and highlight.end <= offset + (highlight.clip_seconds or 0.0) + 0.05
+        )
+        if inside and kept is not None:
+            seconds = clip.cut(str(kept), highlight.start - offset, highlight.end - offset, final)
+        else:
+            try:
+                source = self.store.source(highlight)
+                seconds = clip.cut(source, highlight.start, highlight.end, final)
+            except ClipError:
+                if kept is None or not kept.exists():
+                    raise
+                # the episode is gone: publish all the audio that was kept
+                seconds = clip.encode_opus(kept, final)
+        if kept is not None and kept != final:
+            kept.unlink(missing_ok=True)
+        return str(final), seconds
