@@ -68,6 +68,8 @@ def _format_status(status: dict[str, Any]) -> str:
         f" (outbox waiting: {status.get('outbox_pending', 0)})",
         f"highlights: {status.get('highlights', 0)}  jobs waiting: {status.get('jobs_waiting', 0)}",
     ]
+    if player.get("nothing_to_play"):
+        lines.append(f"note:       nothing to play: {player['nothing_to_play']}")
     return "\n".join(lines)
 
 

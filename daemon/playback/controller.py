@@ -69,6 +69,8 @@ class Playback:
         items = [QueueItem(e.id, e.source) for e in map(catalog.episode, ids) if e]
         self.queue = UpNext(items, current, continue_with=self._newest_unplayed)
         self._episode_id: int | None = None
+        # why nothing plays, when the library has nothing unplayed (for `status`)
+        self.nothing_to_play: str | None = None
 
     def start(self) -> None:
         events = PlayerEvents(
@@ -95,6 +97,7 @@ class Playback:
     def play_episode(self, episode: StoredEpisode, start: float | None = None) -> None:
         player = self._ready()
         self.reel = None
+        self.nothing_to_play = None
         if start is None:
             start = self.catalog.position(episode.id)
             if episode.duration and start > episode.duration - self.settings.played_near_end:
@@ -126,14 +129,36 @@ class Playback:
 
     def play_next_unfinished(self) -> None:
         """At start: the queue's current episode, else the last one listened to,
-        else the newest unplayed."""
+        else the newest unplayed. With everything played, say so and wait for `play`."""
+        episode = self._unfinished()
+        if episode is None:
+            self.nothing_to_play = self._why_nothing()
+            log.warning("nothing to play: %s", self.nothing_to_play)
+            return
+        self.play_episode(episode)
+
+    def _unfinished(self) -> StoredEpisode | None:
         current = self.queue.current
         episode = self.catalog.episode(current.episode_id) if current else None
         if episode is None or episode.played:
             episode = self.catalog.last_played() or next(iter(self.catalog.episodes(True)), None)
+        return episode
+
+    def _why_nothing(self) -> str:
+        if not self.catalog.episodes():
+            return "the library is empty; add a feed (library.feeds) or turn library.demo on"
+        return "every episode has been played; `earmark play` starts the most recent one again"
+
+    def _play_something(self) -> None:
+        """`play` with nothing loaded: the next unfinished episode, else the most
+        recent one again; with an empty library, say why."""
+        episode = self._unfinished() or self.catalog.last_played(finished_too=True)
         if episode is None:
-            log.info("nothing to play: no unplayed episodes")
-            return
+            episodes = self.catalog.episodes()
+            episode = episodes[0] if episodes else None
+        if episode is None:
+            raise EarmarkError(f"nothing to play: {self._why_nothing()}")
+        self.nothing_to_play = None
         self.play_episode(episode)
 
     def _newest_unplayed(self, queued: Collection[int]) -> QueueItem | None:
@@ -231,6 +256,9 @@ class Playback:
     # -- the listener's actions -------------------------------------------------
     def act(self, action: Action) -> str:
         player = self._ready()
+        if action in (Action.PLAY, Action.PLAY_PAUSE) and not player.snapshot().source:
+            self._play_something()
+            return action.value
         simple: dict[Action, Callable[[], None]] = {
             Action.PLAY: player.resume,
             Action.PAUSE: player.pause,
@@ -327,6 +355,7 @@ class Playback:
             "sleep_in": self.sleep.remaining,
             "highlight_reel": self.reel is not None,
             "error": state.error,
+            "nothing_to_play": self.nothing_to_play,
         }
 
     def _queue_length(self) -> int:

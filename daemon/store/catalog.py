@@ -175,10 +175,12 @@ class Catalog:
         )
         return float(rows[0][0]) if rows else 0.0
 
-    def last_played(self) -> StoredEpisode | None:
+    def last_played(self, finished_too: bool = False) -> StoredEpisode | None:
+        """The episode listened to most recently (unfinished only, unless ``finished_too``)."""
+        where = "" if finished_too else " WHERE e.played = 0"
         rows = self.db.query(
             f"{_EPISODE_SELECT} JOIN playback_positions pp ON pp.episode_id = e.id"
-            " WHERE e.played = 0 ORDER BY pp.updated_at DESC LIMIT 1"
+            f"{where} ORDER BY pp.updated_at DESC LIMIT 1"
         )
         return _episode(rows[0]) if rows else None
 

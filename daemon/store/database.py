@@ -36,10 +36,14 @@ def migrations() -> list[tuple[int, str]]:
 
 
 class Database:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        """``read_only``: for a CLI reading beside no daemon; never migrates or writes."""
         self.path = path
         self.lock = threading.RLock()
         self._after_commit: list[Callable[[], None]] = []
+        if read_only:
+            self._open_read_only(path)
+            return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.connection = sqlite3.connect(
@@ -54,6 +58,16 @@ class Database:
             raise StoreError(f"cannot open database {path}: {exc}") from None
         except OSError as exc:
             raise StoreError(f"cannot open database {path}: {exc.strerror}") from None
+
+    def _open_read_only(self, path: Path) -> None:
+        try:
+            self.connection = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
+            self.connection.row_factory = sqlite3.Row
+            self.connection.execute("SELECT 1 FROM schema_version").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read database {path}: {exc}") from None
 
     @property
     def schema_version(self) -> int:
