@@ -1,8 +1,9 @@
 """Capture: turn a press into a durable highlight row, within milliseconds.
 
 The window is position − before .. position + after, clamped to the episode.
-A press inside the window of the previous snip of the same episode extends that
-snip instead of making a twin.
+A press inside the window of the previous snip of the same episode (or at its
+press) extends that snip, or returns it when its window already holds all the
+press asks for: never a twin.
 """
 
 from __future__ import annotations
@@ -52,15 +53,18 @@ class Capturer:
         """Save the moment. Returns the highlight and whether it was a new one."""
         start, end = window(playing.position, playing.duration, self.before, self.after)
         previous = self.book.recent_for_source(playing.source, playing.position)
-        if previous is not None and previous.start <= playing.position <= previous.end:
-            with self.book.db.transaction() as conn:
-                extended = self.book.update(
-                    previous.id, conn, end=max(previous.end, end), status=PENDING, error=None
-                )
-                # the audio and words are done again for the longer window: stages
-                # still waiting for the shorter one are dropped
-                jobs.supersede_queued(conn, extended.id, "superseded by a longer window")
-                jobs.enqueue(conn, jobs.JobKind.CLIP, highlight_id=extended.id)
+        if previous is not None and previous.start <= playing.position <= max(
+            previous.end, previous.press_position
+        ):
+            if end <= previous.end + 0.05:
+                # the press lands on a window that holds all it asks for (the player
+                # stopped, or pressed twice quickly): no twin, no work again
+                log.info("snip again id=%s window=%.1f-%.1f", previous.id, previous.start, end)
+                return previous, False
+            # the audio and words are done again for the longer window
+            extended = self.book.extend(
+                previous.id, end, jobs.JobKind.CLIP, "superseded by a longer window"
+            )
             log.info(
                 "snip extended id=%s window=%.1f-%.1f source=%s",
                 extended.id,

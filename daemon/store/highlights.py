@@ -158,6 +158,18 @@ class HighlightBook:
         self._queue(conn, updated)
         return updated
 
+    def extend(
+        self, highlight_id: str, end: float, first: job_table.JobKind, reason: str
+    ) -> Highlight:
+        """Give the highlight a later ``end`` and start its stages again from ``first``:
+        its jobs still waiting for the shorter window are dropped (``reason``), all
+        in one transaction."""
+        with self.db.transaction() as conn:
+            extended = self.update(highlight_id, conn, end=end, status=PENDING, error=None)
+            job_table.supersede_queued(conn, highlight_id, reason)
+            job_table.enqueue(conn, first, highlight_id=highlight_id)
+        return extended
+
     def _queue(self, conn: sqlite3.Connection, highlight: Highlight) -> None:
         outbox.enqueue(conn, "highlight", highlight.payload(self.device_id).to_json())
         self.db.after_commit(lambda: self.on_change(highlight))
@@ -183,10 +195,11 @@ class HighlightBook:
         return [_from_row(r) for r in rows]
 
     def recent_for_source(self, source_url: str, since_position: float) -> Highlight | None:
-        """The newest highlight of ``source_url`` whose window reaches ``since_position``."""
+        """The newest highlight of ``source_url`` whose window, or its press, reaches
+        ``since_position`` (snapping may have ended a window before its press)."""
         rows = self.db.query(
-            'SELECT * FROM highlights WHERE source_url = ? AND "end" >= ? AND status != ? '
-            "ORDER BY pressed_at DESC LIMIT 1",
+            'SELECT * FROM highlights WHERE source_url = ? AND max("end", press_position) >= ?'
+            " AND status != ? ORDER BY pressed_at DESC LIMIT 1",
             (source_url, since_position, FAILED),
         )
         return _from_row(rows[0]) if rows else None

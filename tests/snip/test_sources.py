@@ -188,3 +188,17 @@ def test_a_second_press_inside_the_window_extends_the_snip(
     )[0][0]
     assert queued == 0
     assert len(stack.book.latest()) == 1
+
+
+def test_presses_with_the_player_stopped_at_the_end_make_one_snip(
+    stack: Stack, garden_episode: Episode
+) -> None:
+    episode_id = stack.add_episode(garden_episode)
+    end = garden_episode.duration  # the player stopped there: every press reads this
+    first = stack.settled(stack.snip(episode_id, end).id)
+    assert first.status == "done", first.error
+    for _ in range(2):
+        again = stack.snip(episode_id, end)
+        assert again.id == first.id
+        stack.settled(again.id)
+    assert [h.id for h in stack.book.latest()] == [first.id]
