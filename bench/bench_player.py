@@ -1,13 +1,19 @@
 """The player: command latency, bytes fetched by a far stream seek, CPU cost.
 
 Each figure has its baseline measured in the same run: bare python-mpv for
-latency, the file size for the seek, the bare ``mpv`` command for CPU.
+latency, the file size for the seek, the bare ``mpv`` command for CPU. The CPU
+figure compares the two over the same steady window: both already play, and
+each process's CPU time (all its threads, from /proc) is read at the start and
+the end of the same number of seconds of playback; start-up and teardown are
+outside the window on both sides.
 """
 
 from __future__ import annotations
 
+import json
 import locale
-import resource
+import os
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -27,6 +33,8 @@ WORK = Path(tempfile.gettempdir()) / "earmark-bench-player"
 ROUNDS = 25
 # the measured span of the CPU figure: 20 s of audio keeps the whole run near a minute
 CPU_SPAN = 20.0
+# both players play this long before the CPU window opens (past start-up)
+CPU_WARMUP = 2.0
 
 
 def _ffmpeg(*args: str) -> None:
@@ -150,34 +158,86 @@ def _wait(condition: Callable[[], object], timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-def _cpu_ours(path: Path) -> float:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid``, all its threads (Linux /proc)."""
+    # fields after the command name start with the state (field 3 of proc(5));
+    # utime and stime are fields 14 and 15
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _steady_cpu(pid: int, position: Callable[[], float]) -> tuple[float, float]:
+    """CPU seconds that ``pid`` spends over CPU_SPAN seconds of steady playback,
+    once it plays past CPU_WARMUP, and the seconds of audio it played meanwhile.
+    Nothing is asked of the player inside the window."""
+    _wait(lambda: position() >= CPU_WARMUP, timeout=CPU_WARMUP + 15)
+    played_from, cpu_from = position(), _cpu_seconds(pid)
+    time.sleep(CPU_SPAN)
+    cpu_to, played_to = _cpu_seconds(pid), position()
+    return cpu_to - cpu_from, played_to - played_from
+
+
+def _cpu_ours(path: Path) -> tuple[float, float]:
+    """earmark's Player in this process: the whole process is what earmark costs."""
     player = Player(PlayerConfig(audio_output="null"))
     try:
         player.play(str(path))
-        _wait(lambda: player.snapshot().status == "playing")
-        before = time.process_time()
-        _wait(lambda: player.snapshot().position >= CPU_SPAN, timeout=CPU_SPAN + 10)
-        return time.process_time() - before
+        return _steady_cpu(os.getpid(), lambda: player.snapshot().position)
     finally:
         player.close()
 
 
-def _cpu_bare(path: Path) -> float:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(
+class _MpvIpc:
+    """Reads ``time-pos`` from a bare ``mpv`` through its JSON IPC socket."""
+
+    def __init__(self, path: Path) -> None:
+        _wait(path.exists, timeout=10)
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket.connect(str(path))
+        self._lines = self._socket.makefile("r", encoding="utf-8")
+        self._request = 0
+
+    def position(self) -> float:
+        self._request += 1
+        request = {"command": ["get_property", "time-pos"], "request_id": self._request}
+        self._socket.sendall(json.dumps(request).encode() + b"\n")
+        for line in self._lines:  # events may come before the reply
+            reply = json.loads(line)
+            if reply.get("request_id") == self._request:
+                data = reply.get("data")
+                return float(data) if isinstance(data, int | float) else 0.0
+        raise RuntimeError("mpv closed its IPC socket")
+
+    def close(self) -> None:
+        self._lines.close()
+        self._socket.close()
+
+
+def _cpu_bare(path: Path) -> tuple[float, float]:
+    """The bare ``mpv`` command on the null output, as a child process."""
+    ipc_path = WORK / "bare-mpv.sock"
+    ipc_path.unlink(missing_ok=True)
+    process = subprocess.Popen(
         [
             "mpv",
             "--no-config",
             "--ao=null",
             "--vo=null",
-            "--really-quiet",
-            f"--length={CPU_SPAN}",
+            "--no-terminal",
+            f"--input-ipc-server={ipc_path}",
             str(path),
-        ],
-        check=True,
+        ]
     )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    try:
+        ipc = _MpvIpc(ipc_path)
+        try:
+            return _steady_cpu(process.pid, ipc.position)
+        finally:
+            ipc.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        ipc_path.unlink(missing_ok=True)
 
 
 def run() -> list[Figure]:
@@ -229,14 +289,15 @@ def run() -> list[Figure]:
             "counts bytes queued in the local socket buffer",
         )
     )
-    ours, bare = _cpu_ours(minute), _cpu_bare(minute)
+    (ours, ours_audio), (bare, bare_audio) = _cpu_ours(minute), _cpu_bare(minute)
     figures.append(
         Figure(
-            f"player: CPU for {CPU_SPAN:.0f}s of audio / bare mpv",
+            f"player: CPU over {CPU_SPAN:.0f}s of steady playback / bare mpv",
             ours / bare,
             "ratio",
             "<= 1.5",
-            f"ours {ours:.2f}s, mpv --ao=null {bare:.2f}s",
+            f"ours {ours:.2f}s ({ours_audio:.1f}s audio), "
+            f"mpv --ao=null {bare:.2f}s ({bare_audio:.1f}s audio), both {CPU_WARMUP:.0f}s in",
         )
     )
     return figures
