@@ -11,7 +11,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from earmark.errors import EarmarkError
 from earmark.events import Event, SnipRefused, SnipSaved
@@ -41,27 +41,28 @@ class SnipService:
         """Save the moment of the press (monotonic ``pressed``; default now)."""
         state = self.now_playing()
         if state is None:
-            return self._refuse("the player is not ready yet", source)
-        if not state.source:
-            return self._refuse("nothing is playing, so there is no moment to save", source)
+            self._refuse("the player is not ready yet", source)
+        playing_source = state.source
+        if not playing_source:
+            self._refuse("nothing is playing, so there is no moment to save", source)
         if pressed is not None and state.status == Status.PLAYING:
             # a gesture is known only after its double-press window: go back to the press
             late = max(0.0, time.monotonic() - pressed) * state.speed
             state = dataclasses.replace(state, position=max(0.0, state.position - late))
         episode = self.catalog.episode(state.episode_id) if state.episode_id else None
         playing = NowPlaying(
-            state.source,
+            playing_source,
             state.position,
             state.duration,
             state.episode_id,
             episode.podcast_title if episode else "",
-            episode.title if episode else Path(state.source).name,
+            episode.title if episode else Path(playing_source).name,
         )
         try:
             highlight, new = self.capturer.capture(playing, source)
         except sqlite3.Error as exc:
             log.error("snip not saved at %.1f s: the database refused it (%s)", state.position, exc)
-            return self._refuse(
+            self._refuse(
                 f"the snip could not be saved: {exc}; free space in {self.data_dir}",
                 source,
                 audible=True,
@@ -76,6 +77,6 @@ class SnipService:
             "end": highlight.end,
         }
 
-    def _refuse(self, reason: str, source: str, audible: bool = False) -> dict[str, Any]:
+    def _refuse(self, reason: str, source: str, audible: bool = False) -> NoReturn:
         self.announce(SnipRefused(reason, source, audible))
         raise EarmarkError(reason)
