@@ -39,6 +39,10 @@ class TranscriptionBackend(enum.StrEnum):
     OPENAI = "openai"  # an OpenAI-compatible /v1/audio/transcriptions endpoint
 
 
+class SummarizerBackend(enum.StrEnum):
+    EXTRACTIVE = "extractive"  # on the device, no model: the transcript's own sentences
+
+
 class ComputeType(enum.StrEnum):
     """CTranslate2's compute types, as faster-whisper takes them."""
 

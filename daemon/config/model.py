@@ -24,6 +24,7 @@ from earmark.config.choices import (
     ComputeType,
     LogLevel,
     Lookahead,
+    SummarizerBackend,
     TranscriptionBackend,
 )
 from earmark.config.inputs import InputsConfig
@@ -174,6 +175,15 @@ class TranscriptionConfig:
 
 
 @dataclass(frozen=True)
+class TakeawaysConfig:
+    # "extractive" (on the device, no model)
+    backend: SummarizerBackend = SummarizerBackend.EXTRACTIVE
+
+    def __post_init__(self) -> None:
+        choose(self, "backend", SummarizerBackend)
+
+
+@dataclass(frozen=True)
 class JobsConfig:
     max_attempts: int = 5
     backoff_seconds: float = 5.0
@@ -195,6 +205,7 @@ class Config:
     library: LibraryConfig = field(default_factory=LibraryConfig)
     snip: SnipConfig = field(default_factory=SnipConfig)
     transcription: TranscriptionConfig = field(default_factory=TranscriptionConfig)
+    takeaways: TakeawaysConfig = field(default_factory=TakeawaysConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     inputs: InputsConfig = field(default_factory=InputsConfig)
 

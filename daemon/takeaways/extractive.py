@@ -1,0 +1,48 @@
+"""The extractive summarizer: needs no model. The title is the opening of the
+first sentence, the takeaways are the most substantial sentences in spoken order.
+"""
+
+from __future__ import annotations
+
+import re
+
+from earmark.config.model import TakeawaysConfig
+from earmark.takeaways.base import MAX_TAKEAWAYS, Summary
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+class ExtractiveSummarizer:
+    name = "extractive"
+    version = "1"  # bump when the same transcript would give a different summary
+
+    def __init__(self, max_takeaways: int = MAX_TAKEAWAYS, title_chars: int = 60) -> None:
+        if not 1 <= max_takeaways <= MAX_TAKEAWAYS:
+            raise ValueError(f"max_takeaways must be 1 to {MAX_TAKEAWAYS}, got {max_takeaways}")
+        self.max_takeaways = max_takeaways
+        self.title_chars = title_chars
+
+    def summarize(self, transcript: str) -> Summary:
+        sentences = [s.strip() for s in _SENTENCE_END.split(transcript.strip()) if s.strip()]
+        if not sentences:
+            return self._summary("(no speech)", ())
+        title = sentences[0].rstrip(".!?")
+        if len(title) > self.title_chars:
+            title = title[: self.title_chars].rsplit(" ", 1)[0] + "…"
+        # a sentence said twice (a repetition loop in ASR) is one takeaway
+        distinct = list(dict.fromkeys(sentences))
+        ranked = sorted(distinct, key=lambda s: len(s.split()), reverse=True)
+        chosen = set(ranked[: self.max_takeaways])
+        return self._summary(title, tuple(s for s in distinct if s in chosen))
+
+    def _summary(self, title: str, takeaways: tuple[str, ...]) -> Summary:
+        return Summary(
+            title=title,
+            takeaways=takeaways,
+            backend=self.name,
+            backend_version=self.version,
+        )
+
+
+def build(config: TakeawaysConfig) -> ExtractiveSummarizer:
+    return ExtractiveSummarizer()

@@ -1,0 +1,72 @@
+"""The extractive summarizer: the title opens the first sentence, the takeaways
+are the most substantial sentences in the order they were spoken."""
+
+from __future__ import annotations
+
+import pytest
+
+from earmark.takeaways import ExtractiveSummarizer, Summary
+
+TALK = (
+    "Sleep is a skill. "
+    "Most adults who sleep badly have trained their brain to stay awake in bed. "
+    "Get up. "
+    "If you cannot sleep after twenty minutes, leave the bedroom and read somewhere dim. "
+    "Go back only when you feel sleepy, and keep the same wake time every single day."
+)
+
+
+def test_the_title_is_the_first_sentence_without_its_full_stop() -> None:
+    assert ExtractiveSummarizer().summarize(TALK).title == "Sleep is a skill"
+
+
+def test_a_long_first_sentence_is_cut_at_a_word_with_an_ellipsis() -> None:
+    spoken = "The long history of how people measured time before clocks were common. Yes."
+    title = ExtractiveSummarizer(title_chars=30).summarize(spoken).title
+    assert title == "The long history of how…"
+
+
+def test_the_takeaways_are_the_three_longest_sentences_in_spoken_order() -> None:
+    summary = ExtractiveSummarizer().summarize(TALK)
+    assert summary.takeaways == (
+        "Most adults who sleep badly have trained their brain to stay awake in bed.",
+        "If you cannot sleep after twenty minutes, leave the bedroom and read somewhere dim.",
+        "Go back only when you feel sleepy, and keep the same wake time every single day.",
+    )
+
+
+def test_a_short_moment_gives_as_many_takeaways_as_it_has_sentences() -> None:
+    summary = ExtractiveSummarizer().summarize("Start small. Then keep going!")
+    assert summary.takeaways == ("Start small.", "Then keep going!")
+
+
+def test_no_speech_gives_a_placeholder_title_and_no_takeaways() -> None:
+    summary = ExtractiveSummarizer().summarize("  \n ")
+    assert (summary.title, summary.takeaways) == ("(no speech)", ())
+
+
+def test_the_summary_names_its_backend_and_version_and_no_fallback() -> None:
+    summary = ExtractiveSummarizer().summarize(TALK)
+    assert (summary.backend, summary.backend_version) == ("extractive", "1")
+    assert summary.fallback_reason is None
+    assert summary.quote is None  # the extractive backend picks no quote yet
+
+
+def test_the_summarizer_refuses_to_be_set_to_more_than_three_takeaways() -> None:
+    with pytest.raises(ValueError, match="max_takeaways must be 1 to 3, got 4"):
+        ExtractiveSummarizer(max_takeaways=4)
+
+
+def test_a_summary_refuses_more_than_three_takeaways() -> None:
+    with pytest.raises(ValueError, match="4 takeaways; a summary has at most 3"):
+        Summary(title="t", takeaways=("a", "b", "c", "d"), backend="x", backend_version="1")
+
+
+def test_a_sentence_said_twice_is_one_takeaway() -> None:
+    looped = "We should rest more. " * 4 + "Fine. Sleep is the cheapest medicine there is."
+    summary = ExtractiveSummarizer().summarize(looped)
+    assert summary.takeaways == (
+        "We should rest more.",
+        "Fine.",
+        "Sleep is the cheapest medicine there is.",
+    )
