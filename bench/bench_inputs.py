@@ -29,6 +29,7 @@ from earmark.actions import InputEvent
 from earmark.config.inputs import (
     ButtonConfig,
     HeadphonesConfig,
+    HeadphonesDriver,
     InputsConfig,
     KeyConfig,
     PressTiming,
@@ -89,7 +90,7 @@ def _earmark_button(gestures: dict[str, str], timing: PressTiming) -> list[float
         gpio="mock",
         buttons=(ButtonConfig(17, gestures=gestures),),
         timing=timing,
-        headphones=HeadphonesConfig(enabled=False),
+        headphones=HeadphonesConfig(driver=HeadphonesDriver.OFF),
     )
     inputs = build_inputs(config, arrivals, pin_factory=factory)
     inputs.start()

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from evdev import InputDevice, ecodes
 
+EV_SYN: int = ecodes.EV_SYN
 EV_KEY: int = ecodes.EV_KEY
 KEY_UP, KEY_DOWN, KEY_REPEAT = 0, 1, 2
 

@@ -68,6 +68,11 @@ class StatusLight:
     def state(self) -> LightState:
         return self._state
 
+    @property
+    def led(self) -> Any:
+        """The LED this light drives (a gpiozero PWMLED, or a FakeLed)."""
+        return self._led
+
     def show(self, state: LightState) -> None:
         """Loop ``state``'s pattern from now on."""
         with self._changed:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from earmark.actions import InputEvent
-from earmark.config.inputs import InputsConfig
+from earmark.config.inputs import HeadphonesDriver, InputsConfig
 from earmark.device.evdev_io import OpenDevice, open_input_device
 from earmark.device.inputs import build_inputs
 from earmark.device.permissions import permission_advice
@@ -36,9 +36,10 @@ def watch(
     def acted(event: InputEvent) -> None:
         say(f"  = {event.action} (from {event.source})")
 
-    # headphones are watched even when disabled, and never grabbed, so that a listener
-    # can learn their codes; a running daemon that grabs them hides their keys from this
-    headphones = dataclasses.replace(config.headphones, enabled=True, grab=False)
+    # real headphones are watched even when the config has them off or fake, and never
+    # grabbed, so that a listener can learn their codes; a running daemon that grabs
+    # them hides their keys from this
+    headphones = dataclasses.replace(config.headphones, driver=HeadphonesDriver.EVDEV, grab=False)
     config = dataclasses.replace(config, headphones=headphones)
     say(
         f"watching {input_dir} and the GPIO buttons (inputs.gpio: {config.gpio}); "

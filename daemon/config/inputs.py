@@ -164,14 +164,9 @@ class HeadphonesConfig:
     # more key presses and releases than this in one second = a broken or stuck
     # device; it is ignored for the rest of that second
     flood_limit: int = 60
-    # the switch from before ``driver``: false leaves the headphones out, and
-    # driver "off" makes it false
-    enabled: bool = True
 
     def __post_init__(self) -> None:
         choose(self, "driver", HeadphonesDriver)
-        if self.driver == HeadphonesDriver.OFF:
-            object.__setattr__(self, "enabled", False)
         between("rescan_seconds", self.rescan_seconds, 0.05, 2.0)
         at_least("flood_limit", self.flood_limit, 2)
 

@@ -21,7 +21,13 @@ from evdev import ecodes
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from earmark.actions import Action, InputEvent
-from earmark.config.inputs import ButtonConfig, HeadphonesConfig, InputsConfig, PressTiming
+from earmark.config.inputs import (
+    ButtonConfig,
+    HeadphonesConfig,
+    HeadphonesDriver,
+    InputsConfig,
+    PressTiming,
+)
 from earmark.device import Inputs, build_inputs
 from earmark.device.evdev_io import encode
 
@@ -188,7 +194,7 @@ def button_config(gestures: dict[str, str] | None = None, **kwargs: Any) -> Inpu
         "gpio": "mock",
         "buttons": (button,),
         "timing": QUICK,
-        "headphones": HeadphonesConfig(enabled=False),
+        "headphones": HeadphonesConfig(driver=HeadphonesDriver.OFF),
     }
     fields.update(kwargs)
     return InputsConfig(**fields)

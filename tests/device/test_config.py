@@ -100,10 +100,10 @@ def test_headphones_and_led_can_be_fakes_or_off() -> None:
     assert inputs.led.driver is LedDriver.FAKE
 
 
-def test_headphones_off_means_not_enabled() -> None:
-    inputs = load_text("inputs: {headphones: {driver: off}}", Config).inputs
-    assert not inputs.headphones.enabled
-    assert InputsConfig().headphones.enabled
+def test_the_old_headphones_switch_is_an_unknown_option() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_text("inputs:\n  headphones:\n    enabled: false\n", Config, "box.yaml")
+    assert (error.value.line, error.value.key) == (3, "inputs.headphones.enabled")
 
 
 @pytest.mark.parametrize(

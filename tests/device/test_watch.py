@@ -8,7 +8,13 @@ import time
 from evdev import ecodes
 from gpiozero.pins.mock import MockFactory
 
-from earmark.config.inputs import ButtonConfig, HeadphonesConfig, InputsConfig, PressTiming
+from earmark.config.inputs import (
+    ButtonConfig,
+    HeadphonesConfig,
+    HeadphonesDriver,
+    InputsConfig,
+    PressTiming,
+)
 from earmark.device.watch import watch
 
 from ..support import wait_for
@@ -26,7 +32,7 @@ def test_watch_shows_devices_events_and_actions(
     config = InputsConfig(
         gpio="mock",
         buttons=(ButtonConfig(17, gestures={"single": "snip"}),),
-        headphones=HeadphonesConfig(enabled=False, timing=quick, rescan_seconds=0.05),
+        headphones=HeadphonesConfig(driver=HeadphonesDriver.OFF, timing=quick, rescan_seconds=0.05),
     )
     thread = threading.Thread(
         target=watch,
