@@ -8,6 +8,10 @@ longer than ``pause`` seconds (speech without punctuation still has breaths).
 Each side grows by at most ``max_extension`` seconds, so a run-on sentence or
 a transcript without punctuation cannot swallow the episode.
 
+Whatever the words, the press and the ``PRESS_LEAD`` seconds before it stay
+inside (``hold``): a press in music or silence after a sentence must not end
+as a window of that sentence alone.
+
 Without word timings (a Wyoming server, a publisher's SRT/VTT cues) the
 segments are the units instead: the window grows to the edges of the
 segments holding its start and end, under the same bound.
@@ -26,6 +30,8 @@ SENTENCE_END = (".", "?", "!", "…")
 CLOSERS = "\"'”’)]»"
 DEFAULT_PAUSE = 0.8
 DEFAULT_MAX_EXTENSION = 15.0
+# the seconds just before a press that its snip always holds: what made the listener press
+PRESS_LEAD = 3.0
 
 
 class SnappedWindow(NamedTuple):
@@ -66,8 +72,10 @@ def snap_to_sentences(
     *,
     max_extension: float = DEFAULT_MAX_EXTENSION,
     pause: float = DEFAULT_PAUSE,
+    hold: tuple[float, float] | None = None,
 ) -> SnappedWindow:
-    """The window [start, end] grown to whole sentences, and the words inside it.
+    """The window [start, end] grown to whole sentences, and the words inside it;
+    it never leaves out ``hold`` (a stretch inside [start, end]).
 
     If no speech lies in the window, it comes back unchanged with empty text.
     """
@@ -79,18 +87,24 @@ def snap_to_sentences(
     )
     if words:
         spans = [_Span(s[0].start, s[-1].end, s) for s in split_sentences(words, pause)]
-        return _snap(spans, start, end, max_extension, by_midpoint=True)
+        return _snap(spans, start, end, max_extension, hold, by_midpoint=True)
     # no word timings: each segment stands in for a sentence
     spans = [
         _Span(s.start, s.end, (Word(s.start, s.end, s.text.strip()),))
         for s in sorted(transcript.segments, key=lambda s: (s.start, s.end))
         if s.text.strip()
     ]
-    return _snap(spans, start, end, max_extension, by_midpoint=False)
+    return _snap(spans, start, end, max_extension, hold, by_midpoint=False)
 
 
 def _snap(
-    spans: Sequence[_Span], start: float, end: float, max_extension: float, *, by_midpoint: bool
+    spans: Sequence[_Span],
+    start: float,
+    end: float,
+    max_extension: float,
+    hold: tuple[float, float] | None,
+    *,
+    by_midpoint: bool,
 ) -> SnappedWindow:
     inside = [s for s in spans if s.end > start and s.start < end]
     if not inside:
@@ -109,6 +123,11 @@ def _snap(
         snapped_end = max(edge, end)
     else:
         snapped_end = last.end
+    if hold is not None:
+        # only silence or music can lie at a held edge that snapping crossed: a
+        # sentence there would be in the window and its edge beyond the hold
+        snapped_start = min(snapped_start, max(start, hold[0]))
+        snapped_end = max(snapped_end, min(end, hold[1]))
 
     def kept(piece: Word) -> bool:
         if by_midpoint:

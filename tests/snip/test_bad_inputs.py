@@ -20,6 +20,7 @@ from earmark.config.model import TranscriptionConfig
 from earmark.library.fileserver import FileServer
 from earmark.library.speech import encode, synthesize
 from earmark.snip.capture import Capturer, NowPlaying
+from earmark.snip.sentences import PRESS_LEAD
 from earmark.store import segments
 from earmark.transcribe.base import Transcriber
 from earmark.transcribe.local import pinned_model_path
@@ -255,3 +256,18 @@ def test_a_full_database_is_one_line_and_the_snip_finishes_once_there_is_room(
     stack.worker.notify()
     done = stack.settled(highlight.id, timeout=90)
     assert done.status == "done" and done.transcript
+
+
+def test_press_in_silence_after_speech_stays_inside_the_window(
+    stack: Stack, quiet_episode: Path
+) -> None:
+    # the window 0-15 s holds one sentence (0-2 s) and silence: snapping must not
+    # shrink it to that sentence and leave the press, and what led to it, outside
+    episode_id = stack.add_episode(quiet_episode, duration=_duration(quiet_episode))
+    highlight = stack.settled(stack.snip(episode_id, 10.0).id)
+    assert highlight.status == "done", highlight.error
+    assert highlight.start <= 10.0 - PRESS_LEAD and highlight.end >= 10.0, (
+        highlight.start,
+        highlight.end,
+    )
+    assert "quiet hour" in (highlight.transcript or "").lower()

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from earmark.snip.sentences import snap_to_sentences, without_cut_sentences
+from earmark.snip.sentences import PRESS_LEAD, snap_to_sentences, without_cut_sentences
 from earmark.snip.stages import SnipStore
 from earmark.store import segments
 from earmark.store.highlights import TRANSCRIBED, Highlight
@@ -73,7 +73,10 @@ class TranscribeStage:
     def snapped(self, words: Transcript, highlight: Highlight) -> tuple[float, float, str]:
         # without snapping, the window stays and only the words inside it count
         extension = {} if self.snap else {"max_extension": 0.0}
-        return tuple(snap_to_sentences(words, highlight.start, highlight.end, **extension))
+        press = min(max(highlight.press_position, highlight.start), highlight.end)
+        hold = (max(highlight.start, press - PRESS_LEAD), press)
+        snapped = snap_to_sentences(words, highlight.start, highlight.end, hold=hold, **extension)
+        return tuple(snapped)
 
     def _record(
         self,
