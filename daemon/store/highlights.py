@@ -158,6 +158,15 @@ class HighlightBook:
         self._queue(conn, updated)
         return updated
 
+    def mark_failed(
+        self, conn: sqlite3.Connection, highlight_id: str, error: str
+    ) -> Highlight | None:
+        """Mark the highlight failed with ``error`` in the caller's transaction; None
+        if it was deleted meanwhile."""
+        if self.version(conn, highlight_id) is None:
+            return None
+        return self.update(highlight_id, conn, status=FAILED, error=error)
+
     def extend(
         self, highlight_id: str, end: float, first: job_table.JobKind, reason: str
     ) -> Highlight:

@@ -11,8 +11,12 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from earmark.store.database import Database, utc_now
+
+if TYPE_CHECKING:
+    from earmark.store.highlights import HighlightBook
 
 
 class JobKind(StrEnum):
@@ -129,8 +133,19 @@ class JobQueue:
             (utc_now(), job.id),
         )
 
-    def fail(self, job: Job, error: str, retry: bool = True) -> bool:
-        """Record ``error``; requeue with backoff unless out of attempts. True if final."""
+    def fail(
+        self,
+        job: Job,
+        error: str,
+        retry: bool = True,
+        highlight_book: HighlightBook | None = None,
+    ) -> bool:
+        """Record ``error``; requeue with backoff unless out of attempts. True if final.
+
+        With ``highlight_book``, a final failure also marks the job's highlight
+        failed (with its outbox row) in the same transaction: no crash can leave a
+        failed job beside a highlight still waiting for it.
+        """
         final = not retry or job.attempts >= self.max_attempts
         delay = self.backoff_seconds * (2 ** max(0, job.attempts - 1))
         with self.db.transaction() as conn:
@@ -145,6 +160,8 @@ class JobQueue:
                     job.id,
                 ),
             )
+            if final and highlight_book is not None and job.highlight_id:
+                highlight_book.mark_failed(conn, job.highlight_id, error)
         return final
 
     def retry(self, job_id: int) -> bool:

@@ -16,6 +16,9 @@ from earmark.takeaways import Summarizer
 
 log = logging.getLogger(__name__)
 
+# an Opus clip's length differs from its window's by a few frames
+CLIP_LENGTH_SLACK = 0.25
+
 
 class TakeawaysStage:
     kind = JobKind.TAKEAWAYS
@@ -43,33 +46,38 @@ class TakeawaysStage:
             )
             outbox.enqueue(conn, f"clip/{highlight.id}", payload_file=clip_path)
             self.store.queue.finish(conn, job)
+        # only now that no committed version names the kept audio: a commit that
+        # failed (a full disk) leaves it for the retry
+        if highlight.clip_path and highlight.clip_path != clip_path:
+            Path(highlight.clip_path).unlink(missing_ok=True)
         log.info("snip done id=%s version=%d title=%r", updated.id, updated.version, summary.title)
 
     def _final_clip(self, highlight: Highlight) -> tuple[str, float]:
-        """The Opus clip of the final (snapped) window, from the audio kept at the
-        clip stage when it holds the window, else from the episode."""
+        """The Opus clip of the final (snapped) window: cut from the audio kept at the
+        clip stage when it holds the window; else the clip an earlier attempt of this
+        stage made, if it has the window's length; else cut from the episode."""
         final = self.store.clips_dir / f"{highlight.id}.opus"
         kept = Path(highlight.clip_path) if highlight.clip_path else None
         if kept is not None and kept == final and kept.exists():
-            return str(final), highlight.clip_seconds or 0.0  # a retry after the encode
+            return str(final), highlight.clip_seconds or 0.0  # a retry after the commit
         offset = highlight.clip_start if highlight.clip_start is not None else highlight.start
-        inside = (
+        if (
             kept is not None
             and kept.exists()
             and offset <= highlight.start + 0.05
             and highlight.end <= offset + (highlight.clip_seconds or 0.0) + 0.05
-        )
-        if inside and kept is not None:
-            seconds = clip.cut(str(kept), highlight.start - offset, highlight.end - offset, final)
-        else:
-            try:
-                source = self.store.source(highlight)
-                seconds = clip.cut(source, highlight.start, highlight.end, final)
-            except ClipError:
-                if kept is None or not kept.exists():
-                    raise
-                # the episode is gone: publish all the audio that was kept
-                seconds = clip.encode_opus(kept, final)
-        if kept is not None and kept != final:
-            kept.unlink(missing_ok=True)
-        return str(final), seconds
+        ):
+            start, end = highlight.start - offset, highlight.end - offset
+            return str(final), clip.cut(str(kept), start, end, final)
+        if final.exists():
+            made = clip.probe_duration(final)
+            if abs(made - (highlight.end - highlight.start)) <= CLIP_LENGTH_SLACK:
+                return str(final), made  # an attempt whose commit failed cut it already
+        try:
+            source = self.store.source(highlight)
+            return str(final), clip.cut(source, highlight.start, highlight.end, final)
+        except ClipError:
+            if kept is None or not kept.exists():
+                raise
+            # the episode is gone: publish all the audio that was kept
+            return str(final), clip.encode_opus(kept, final)
