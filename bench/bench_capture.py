@@ -20,7 +20,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from bench import Figure
 from bench.episodes import bread_episode
 from earmark.actions import InputEvent
-from earmark.config.inputs import ButtonConfig, HeadphonesConfig, InputsConfig
+from earmark.config.inputs import ButtonConfig, HeadphonesConfig, HeadphonesDriver, InputsConfig
 from earmark.device import build_inputs
 from earmark.snip.capture import Capturer, NowPlaying
 from earmark.store.database import Database
@@ -54,7 +54,7 @@ def _presses(folder: Path, busy: threading.Event | None) -> list[float]:
     config = InputsConfig(
         gpio="mock",
         buttons=(ButtonConfig(17, gestures={"single": "snip"}),),
-        headphones=HeadphonesConfig(enabled=False),
+        headphones=HeadphonesConfig(driver=HeadphonesDriver.OFF),
     )
     inputs = build_inputs(
         config, lambda e: loop.call_soon_threadsafe(capture, e), pin_factory=factory

@@ -59,7 +59,7 @@ from earmark.sync.listeners import OutboxWake, StatePublisher
 from earmark.sync.mqtt import MqttLink
 from earmark.sync.relay import OutboxRelay
 from earmark.sync.remote import RemoteCommands
-from earmark.takeaways import ExtractiveSummarizer
+from earmark.takeaways import build_summarizer
 from earmark.transcribe.registry import TranscriberOnDemand
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class Speaker:
             self.jobs,
             self.catalog,
             self.transcriber,
-            ExtractiveSummarizer(),
+            build_summarizer(config.takeaways),
             config.data_dir / "clips",
             snap_to_sentences=config.snip.snap_to_sentences,
             publisher_words=PublisherTranscripts(self.db, self.catalog).ensure,

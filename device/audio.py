@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+from earmark.config.choices import AudioOutput
 from earmark.config.model import PlayerConfig
 
 log = logging.getLogger(__name__)
@@ -56,4 +57,4 @@ def choose_output(config: PlayerConfig) -> PlayerConfig:
         "no sound card or sound server found; playing silently (set player.audio_output "
         "and audio_device, see `earmark doctor`)"
     )
-    return dataclasses.replace(config, audio_output="null")
+    return dataclasses.replace(config, audio_output=AudioOutput.NULL)

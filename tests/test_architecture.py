@@ -68,7 +68,7 @@ def test_device_adapter_reaches_the_core_only_through_actions_and_config(path: P
 
 def test_only_the_owning_modules_import_their_library() -> None:
     owners = {
-        "mpv": {"daemon/player/mpv_player.py", "daemon/player/earcons.py"},
+        "mpv": {"daemon/player/mpv_core.py"},
         "paho": {"daemon/sync/mqtt.py"},
         "faster_whisper": {"daemon/transcribe/local.py"},
         "feedparser": {"daemon/library/feeds.py"},
@@ -124,3 +124,20 @@ def test_the_composition_root_stays_thin() -> None:
     lines = (CORE / "app.py").read_text().splitlines()
     assert len(lines) <= 250
     assert not sql_strings(CORE / "app.py")
+
+
+def test_every_package_is_installed() -> None:
+    """A package missing from pyproject's list works in the editable venv and is
+    left out of a real install."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    folders = {"earmark": CORE, "earmark.device": DEVICE, "earmark.dashboard": ROOT / "dashboard"}
+    found = {
+        ".".join([name, *init.parent.relative_to(folder).parts])
+        for name, folder in folders.items()
+        for init in folder.rglob("__init__.py")
+    }
+    assert found <= listed, sorted(found - listed)

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import mpv
 
+from earmark.config.choices import AudioOutput
 from earmark.config.model import PlayerConfig
 from earmark.player.mpv_options import audio_only_options
 
@@ -331,10 +332,10 @@ class Overlay:
                 self._ends.notify_all()
 
 
-def audio_devices(audio_output: str = "auto") -> list[tuple[str, str]]:
+def audio_devices(audio_output: str = AudioOutput.AUTO) -> list[tuple[str, str]]:
     """The (name, description) of every audio device mpv can open for
     ``audio_output``, as ``--audio-device`` takes them (for ``earmark doctor``)."""
-    core = mpv.MPV(**audio_only_options(PlayerConfig(audio_output=audio_output), "earmark"))
+    core = mpv.MPV(**audio_only_options(PlayerConfig(audio_output=AudioOutput(audio_output)), "earmark"))
     try:
         return [(d["name"], d.get("description", "")) for d in core.audio_device_list or []]
     finally:

@@ -6,11 +6,12 @@ reports broker acknowledgements (PUBACK) so the outbox relay can mark rows
 sent. Paho's callbacks run on its network thread; the callbacks given here
 must not block.
 
-Commands are subscribed with MQTT 5 options that keep a replay apart from a
-live command: ``retain_as_published`` off, so the broker sets the retain flag
-only on a retained message it replays because we subscribed (on every
-reconnect), and ``no_local``, so what this link publishes under ``cmd/`` (its
-answers, the clearing of a retained command) never comes back as a command.
+Commands are subscribed with MQTT 5 options: ``retain_as_published`` on, so a
+command that carries the retain flag is seen as such whether it arrives live
+or is replayed because we subscribed (the decoder refuses both, and the link
+clears it from the broker so it never replays), and ``no_local``, so what this
+link publishes under ``cmd/`` (its answers, the clearing of a retained
+command) never comes back as a command.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 log = logging.getLogger(__name__)
 
-# action, payload, retained (a replay of a retained message, not a live command)
+# action, payload, retained (the message carried the retain flag)
 OnCommand = Callable[[str, bytes, bool], None]
 
 
@@ -136,7 +137,7 @@ class MqttLink:
         self._connected.set()
         log.info("mqtt connected%s broker=%s:%s", again, self.address.host, self.address.port)
         client.publish(self.topic("status"), b"online", qos=1, retain=True)
-        options = SubscribeOptions(qos=1, noLocal=True, retainAsPublished=False)
+        options = SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True)
         client.subscribe(self.topic("cmd/+"), options=options)
         if self._on_connected is not None:
             self._on_connected()

@@ -108,7 +108,7 @@ def test_retained_command_is_reported_once_as_retained_and_cleared(
     assert commands.all() == [("snip", b'{"schema": 1}', True), ("pause", b"{}", False)]
 
 
-def test_live_command_published_with_retain_is_not_reported_as_retained(
+def test_live_command_published_with_retain_is_reported_as_retained_and_cleared(
     broker: LocalBroker, make_link: Callable[..., MqttLink]
 ) -> None:
     commands = Commands()
@@ -117,7 +117,8 @@ def test_live_command_published_with_retain_is_not_reported_as_retained(
     _subscribed(broker.port, commands, "start")
     _send(broker.port, "cmd/snip", b"{}", retain=True)
     wait_for(lambda: commands.actions(), 10, what="live retained command")
-    assert commands.all() == [("snip", b"{}", False)]
+    assert commands.all() == [("snip", b"{}", True)]
+    wait_for(lambda: not _retained_on_broker(broker.port, "cmd/snip"), 10, what="cleared")
 
 
 def test_link_answers_on_cmd_result_without_hearing_itself(
