@@ -335,7 +335,9 @@ class Overlay:
 def audio_devices(audio_output: str = AudioOutput.AUTO) -> list[tuple[str, str]]:
     """The (name, description) of every audio device mpv can open for
     ``audio_output``, as ``--audio-device`` takes them (for ``earmark doctor``)."""
-    core = mpv.MPV(**audio_only_options(PlayerConfig(audio_output=AudioOutput(audio_output)), "earmark"))
+    core = mpv.MPV(
+        **audio_only_options(PlayerConfig(audio_output=AudioOutput(audio_output)), "earmark")
+    )
     try:
         return [(d["name"], d.get("description", "")) for d in core.audio_device_list or []]
     finally:
