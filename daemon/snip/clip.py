@@ -8,6 +8,7 @@ renamed, so a crash or a full disk never leaves half a clip under that name.
 from __future__ import annotations
 
 import errno
+import os
 import subprocess
 from pathlib import Path
 
@@ -36,10 +37,13 @@ class Cutting:
             raise ClipError(f"episode file is gone: {source}")
         self.source, self.start, self.end, self.out, self.timeout = source, start, end, out, timeout
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
+            out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.part = out.with_name(out.name + ".part")
+            # the listener's audio: made 0600 before ffmpeg writes into it
+            self.part.unlink(missing_ok=True)
+            os.close(os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         except OSError as exc:  # a file in the folder's place, no rights, no space
             raise _unwritable(out, exc) from None
-        self.part = out.with_name(out.name + ".part")
         cmd = [
             "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
             "-ss", f"{start:.3f}", "-i", source, "-t", f"{end - start:.3f}",

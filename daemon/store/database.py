@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import logging
+import os
 import re
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from earmark.errors import StoreError
 
+log = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -45,7 +49,7 @@ class Database:
             self._open_read_only(path)
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(path)
             self.connection = sqlite3.connect(
                 path, check_same_thread=False, isolation_level=None, timeout=10
             )
@@ -131,6 +135,18 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self.connection.close()
+
+
+def _private_file(path: Path) -> None:
+    """The database is the listener's: its folder is made 0700 and the file 0600
+    (SQLite gives its -wal and -shm files the database file's mode)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:  # as an older earmark or a copy left it
+        try:
+            path.chmod(0o600)
+        except PermissionError:
+            log.warning("database %s is readable by others and not ours to chmod 0600", path)
 
 
 def _statements(sql: str) -> list[str]:
