@@ -15,10 +15,12 @@ from typing import Any
 from gpiozero import PWMLED, Button, Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from earmark.errors import EarmarkError
+
 log = logging.getLogger(__name__)
 
 
-class GpioUnavailable(Exception):
+class GpioUnavailable(EarmarkError):
     """The pins cannot be used; the message is one line a listener can act on."""
 
 

@@ -141,3 +141,26 @@ def test_every_package_is_installed() -> None:
         for init in folder.rglob("__init__.py")
     }
     assert found <= listed, sorted(found - listed)
+
+
+def test_every_project_exception_is_an_earmark_error() -> None:
+    """The CLI turns an EarmarkError into one line and an exit code; any other
+    exception is a traceback, so the project raises no other kind."""
+    import importlib
+    import inspect
+
+    from earmark.errors import EarmarkError
+
+    outside = []
+    for folder, package in ((CORE, "earmark"), (DEVICE, "earmark.device")):
+        for path in folder.rglob("*.py"):
+            parts = path.relative_to(folder).with_suffix("").parts
+            if parts[-1] == "__main__":
+                continue  # importing it runs the CLI
+            parts = parts[:-1] if parts[-1] == "__init__" else parts
+            module = importlib.import_module(".".join([package, *parts]))
+            for _, cls in inspect.getmembers(module, inspect.isclass):
+                ours = cls.__module__ == module.__name__ and issubclass(cls, BaseException)
+                if ours and not issubclass(cls, EarmarkError):
+                    outside.append(f"{module.__name__}.{cls.__name__}")
+    assert not outside, outside

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from typing import Any, TypeVar
 
+from earmark.errors import EarmarkError
+
 Choice = TypeVar("Choice", bound=enum.StrEnum)
 
 PORTS = (1, 65535)
@@ -16,7 +18,7 @@ PORTS = (1, 65535)
 _TOPIC_BREAKERS = {"+": "a '+'", "#": "a '#'", "\0": "a NUL character"}
 
 
-class OptionError(ValueError):
+class OptionError(EarmarkError, ValueError):
     """One option of a section has a value it may not have."""
 
     def __init__(self, option: str, message: str) -> None:

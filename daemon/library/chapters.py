@@ -13,9 +13,8 @@ from typing import Any
 from earmark.errors import FeedError
 from earmark.library.download import DownloadError, fetch_bytes
 
-# One chapter type for the whole library: the speech factory that makes test
-# and demo episodes defines it, and the library re-exports it from here.
-from earmark.library.speech import Chapter
+# one chapter type for the whole speaker: the player's
+from earmark.player.state import Chapter
 
 __all__ = ["Chapter", "embedded_chapters", "fetch_chapters", "parse_chapters_json"]
 

@@ -111,8 +111,8 @@ def file_name(url: str) -> str:
     return base[-120:] or "episode"
 
 
-class _RangeNotSatisfiable(Exception):
-    pass
+class _RangeNotSatisfiable(EarmarkError):
+    """The server has no more bytes for a resumed download (control flow, never shown)."""
 
 
 def _resume_point(url: str, response: HTTPResponse, have: int) -> tuple[int, int | None]:

@@ -15,7 +15,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from earmark.player.state import Chapter
+
 SAMPLE_RATE = 16000
+
+__all__ = ["Chapter", "SpokenAudio", "SpokenSentence", "encode", "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -23,12 +27,6 @@ class SpokenSentence:
     start: float
     end: float
     text: str
-
-
-@dataclass(frozen=True)
-class Chapter:
-    start: float
-    title: str
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from earmark.errors import EarmarkError
 from earmark.transcribe.base import Segment, Transcript
 
 SOURCE = "publisher"
 
 
-class TranscriptFormatError(ValueError):
+class TranscriptFormatError(EarmarkError, ValueError):
     """A publisher transcript that cannot be read; the message says which and why."""
 
 

@@ -50,7 +50,6 @@ from earmark.player.mpv_options import audio_only_options, podcast_options
 from earmark.player.silence import FILTER_LABEL, SilenceSkipper
 from earmark.player.state import (
     Chapter,
-    ChapterLike,
     EpisodeEnd,
     PlayerEvents,
     PlayerState,
@@ -164,7 +163,7 @@ class Player:
         *,
         episode_id: int | None = None,
         end: float | None = None,
-        chapters: Iterable[ChapterLike] | None = None,
+        chapters: Iterable[Chapter] | None = None,
         paused: bool = False,
     ) -> None:
         """Play ``source`` (a path or an http(s) URL) from ``start`` seconds,

@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +26,10 @@ class Status(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Chapter:
+    """One chapter of an episode, wherever it came from (feed JSON, the file, the demo)."""
+
     start: float
     title: str
-
-
-class ChapterLike(Protocol):
-    """Anything with a start (seconds) and a title, e.g. the library's chapters."""
-
-    @property
-    def start(self) -> float: ...
-
-    @property
-    def title(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -110,7 +102,7 @@ class PlayerEvents:
 
 
 def clean_chapters(
-    chapters: Iterable[ChapterLike], duration: float | None = None
+    chapters: Iterable[Chapter], duration: float | None = None
 ) -> tuple[Chapter, ...]:
     """Chapters sorted by start, without bad ones (not a number, negative,
     past the end, or a second chapter at the same time)."""
