@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from earmark.errors import EarmarkError
 from earmark.events import Event, JobFailed, JobFinished, JobStarted
-from earmark.store.highlights import FAILED, HighlightBook
+from earmark.store.highlights import HighlightBook
 from earmark.store.jobs import Job, JobQueue
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class JobWorker:
     def _execute(self, job: Job) -> None:
         runner = self.runners.get(job.kind)
         if runner is None:
-            self.queue.fail(job, f"no runner for job kind '{job.kind}'", retry=False)
+            self._failed(job, f"no runner for job kind '{job.kind}'", retry=False)
             return
         started = time.monotonic()
         try:
@@ -111,16 +111,14 @@ class JobWorker:
             log.exception("job id=%d kind=%s crashed", job.id, job.kind)
             self._failed(job, f"{type(exc).__name__}: {exc}")
 
-    def _failed(self, job: Job, error: str) -> None:
-        final = self.queue.fail(job, error)
+    def _failed(self, job: Job, error: str, retry: bool = True) -> None:
+        # a final failure and the highlight's failed status: one transaction
+        final = self.queue.fail(job, error, retry=retry, highlight_book=self.book)
         self.announce(JobFailed(job.id, str(job.kind), job.highlight_id, error, final))
         if final:
             log.error(
                 "job failed id=%d kind=%s attempts=%d: %s", job.id, job.kind, job.attempts, error
             )
-            if job.highlight_id:
-                with contextlib.suppress(KeyError):  # the highlight was deleted
-                    self.book.update(job.highlight_id, status=FAILED, error=error)
         else:
             log.warning(
                 "job will retry id=%d kind=%s attempt=%d: %s", job.id, job.kind, job.attempts, error

@@ -15,7 +15,12 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from earmark.snip.sentences import PRESS_LEAD, snap_to_sentences, without_cut_sentences
+from earmark.snip.sentences import (
+    DEFAULT_MAX_EXTENSION,
+    PRESS_LEAD,
+    snap_to_sentences,
+    without_cut_sentences,
+)
 from earmark.snip.stages import SnipStore
 from earmark.store import segments
 from earmark.store.highlights import TRANSCRIBED, Highlight
@@ -72,11 +77,13 @@ class TranscribeStage:
 
     def snapped(self, words: Transcript, highlight: Highlight) -> tuple[float, float, str]:
         # without snapping, the window stays and only the words inside it count
-        extension = {} if self.snap else {"max_extension": 0.0}
+        extension = DEFAULT_MAX_EXTENSION if self.snap else 0.0
         press = min(max(highlight.press_position, highlight.start), highlight.end)
         hold = (max(highlight.start, press - PRESS_LEAD), press)
-        snapped = snap_to_sentences(words, highlight.start, highlight.end, hold=hold, **extension)
-        return tuple(snapped)
+        snapped = snap_to_sentences(
+            words, highlight.start, highlight.end, hold=hold, max_extension=extension
+        )
+        return snapped.start, snapped.end, snapped.text
 
     def _record(
         self,
