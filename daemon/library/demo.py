@@ -5,6 +5,15 @@ The show's text lives in ``demo/show.yaml``. The audio (espeak-ng speech, MP3
 with ID3 chapters), the JSON chapters and the one publisher transcript are
 built once and cached in the folder with a manifest; ``feed.xml`` is rendered
 again on every call because the file server's port changes every run.
+
+Each episode lasts about four and a half minutes with four or five chapters,
+so several snips, the look-ahead and chapter skips can be tried without
+running out. The last chapter is a recap that speaks the episode's sentences
+once more (see ``show.yaml``): half the text to write and to keep clear for
+Whisper. Building all three episodes (149 sentences, 13.6 minutes of MP3)
+took 10 s on the development machine (x86_64, 2 shared cores): 4.8 s of
+espeak-ng and sox, 5.6 s of MP3 encoding. It happens once; later starts read
+the cache.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ FEED_FILE = "feed.xml"
 COVER_FILE = "cover.png"
 MANIFEST_FILE = "demo.json"
 # Bump when the files the demo writes change shape, so old caches rebuild.
-FORMAT = 1
+FORMAT = 2
 PAUSE = 0.7
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -166,13 +175,19 @@ def _build(spec: dict[str, Any], folder: Path) -> DemoShow:
 
 def _build_episode(raw: dict[str, Any], number: int, folder: Path, work: Path) -> DemoEpisode:
     slug = str(raw["slug"])
-    spoken = synthesize([str(s) for s in raw["sentences"]], work, pause=PAUSE)
+    written = [str(s) for s in raw["sentences"]]
+    marks = [(int(c["sentence"]), str(c["title"])) for c in raw["chapters"]]
+    said = written
+    recap = raw.get("recap")
+    if recap:
+        # the recap goes over the body (all but the welcome and the goodbye) again,
+        # between its intro and the goodbye, which stays last
+        marks.append((len(written) - 1, str(recap["title"])))
+        said = [*written[:-1], str(recap["intro"]), *written[1:-1], written[-1]]
+    spoken = synthesize(said, work, pause=PAUSE)
     # a chapter begins where its first sentence is heard; the first one at the top
     chapters = tuple(
-        Chapter(
-            0.0 if c["sentence"] == 0 else spoken.sentences[c["sentence"]].start, str(c["title"])
-        )
-        for c in raw["chapters"]
+        Chapter(0.0 if at == 0 else spoken.sentences[at].start, title) for at, title in marks
     )
     audio_file = f"{number:02d}-{slug}.mp3"
     encode(
