@@ -1,6 +1,19 @@
-"""The listener's playback: the controller over the mpv player, and its feedback."""
+"""The listener's playback: the controller over the mpv player (resume, speed
+per podcast), the up-next queue, the sleep timer, highlight reels, and the
+earcon feedback listener. mpv itself lives in ``player/``."""
 
 from earmark.playback.controller import Playback
 from earmark.playback.feedback import Feedback
+from earmark.playback.queue import QueueItem, UpNext
+from earmark.playback.reel import HighlightReel, HighlightWindow
+from earmark.playback.sleep_timer import SleepTimer
 
-__all__ = ["Feedback", "Playback"]
+__all__ = [
+    "Feedback",
+    "HighlightReel",
+    "HighlightWindow",
+    "Playback",
+    "QueueItem",
+    "SleepTimer",
+    "UpNext",
+]

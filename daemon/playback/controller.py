@@ -25,11 +25,11 @@ from earmark.events import (
     PlayerStateChanged,
     PositionSaved,
 )
+from earmark.playback.queue import QueueItem, UpNext
+from earmark.playback.reel import HighlightReel, HighlightWindow
+from earmark.playback.sleep_timer import SleepTimer
 from earmark.player.earcons import Earcon, Earcons
-from earmark.player.highlights import HighlightReel, HighlightWindow
 from earmark.player.mpv_player import Player
-from earmark.player.queue import QueueItem, UpNext
-from earmark.player.sleep_timer import SleepTimer
 from earmark.player.state import (
     Chapter,
     EpisodeEnd,

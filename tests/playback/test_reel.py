@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from earmark.player import HighlightReel, HighlightWindow
+from earmark.playback import HighlightReel, HighlightWindow
 
 from ..support import wait_for
 from .conftest import wait_playing_past

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from earmark.player import SleepTimer
+from earmark.playback import SleepTimer
 
 from ..support import wait_for
 from .conftest import wait_playing_past, wait_state

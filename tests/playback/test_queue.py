@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from earmark.player import QueueItem, UpNext
+from earmark.playback import QueueItem, UpNext
 
 
 def item(n: int) -> QueueItem:
