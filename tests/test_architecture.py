@@ -164,3 +164,17 @@ def test_every_project_exception_is_an_earmark_error() -> None:
                 if ours and not issubclass(cls, EarmarkError):
                     outside.append(f"{module.__name__}.{cls.__name__}")
     assert not outside, outside
+
+
+def test_one_function_decides_what_is_a_stream() -> None:
+    from earmark.library.sources import is_stream
+
+    assert is_stream("https://example.org/a.mp3") and is_stream("http://h/p.php?id=1")
+    assert not is_stream("/var/lib/earmark/episodes/a.mp3")
+    assert not is_stream("file:///var/lib/earmark/a.mp3")
+    deciders = [
+        str(path.relative_to(ROOT))
+        for path in CORE.rglob("*.py")
+        if path != CORE / "library" / "sources.py" and '"://"' in path.read_text()
+    ]
+    assert not deciders, deciders

@@ -8,14 +8,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from earmark.library.sources import is_stream
+
 log = logging.getLogger(__name__)
 
 # a stream that reports its end this far before its duration has dropped
 STREAM_DROP_MARGIN = 5.0
-
-
-def is_stream(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
 
 
 def dropped_early(source: str, end: float | None, duration: float | None, position: float) -> bool:

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from earmark.errors import ClipError
+from earmark.library.sources import is_stream
 
 
 class Cutting:
@@ -33,7 +34,7 @@ class Cutting:
         clip is made from it later."""
         if end <= start:
             raise ClipError(f"empty window {start:.1f}-{end:.1f} of {source}")
-        if "://" not in source and not Path(source).exists():
+        if not is_stream(source) and not Path(source).exists():
             raise ClipError(f"episode file is gone: {source}")
         self.source, self.start, self.end, self.out, self.timeout = source, start, end, out, timeout
         try:

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from earmark.library.sources import is_stream
 from earmark.snip.sentences import (
     DEFAULT_MAX_EXTENSION,
     PRESS_LEAD,
@@ -124,7 +125,7 @@ class TranscribeStage:
         """Run the transcriber over the window and its margins."""
         lo, hi = max(0.0, highlight.start - ASR_MARGIN_BEFORE), highlight.end + ASR_MARGIN_AFTER
         source = self.store.source(highlight)
-        if "://" in source and highlight.clip_path:
+        if is_stream(source) and highlight.clip_path:
             # a stream: hear the audio the clip stage kept rather than fetch again
             offset = highlight.clip_start if highlight.clip_start is not None else highlight.start
             request = TranscribeRequest(
