@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,15 @@ class ControlServer:
                 if not isinstance(request, dict) or not isinstance(request.get("command"), str):
                     raise ValueError('expected {"command": "..."}')
                 command = request.pop("command")
-                reply = await self.handler(command, request)
+                expires_at = request.pop("expires_at", None)
+                if isinstance(expires_at, (int, float)) and time.time() > expires_at:
+                    # the CLI has stopped waiting and told its user so: never run it late
+                    log.warning(
+                        "control command dropped cmd=%s: it came after its deadline", command
+                    )
+                    reply = {"ok": False, "error": "the command came too late and was not run"}
+                else:
+                    reply = await self.handler(command, request)
             except ValueError as exc:
                 reply = {"ok": False, "error": f"bad request: {exc}"}
             except EarmarkError as exc:
@@ -101,7 +110,11 @@ def request(path: Path, command: str, timeout: float = 10.0, **args: Any) -> dic
             raise NotRunningError(
                 f"cannot reach the daemon on {path}: permission denied (join the earmark group)"
             ) from None
-        s.sendall(json.dumps({"command": command, **args}).encode() + b"\n")
+        # the daemon drops the command if it reaches it after we stopped waiting
+        expires_at = time.time() + timeout
+        s.sendall(
+            json.dumps({"command": command, "expires_at": expires_at, **args}).encode() + b"\n"
+        )
         data = b""
         try:
             while not data.endswith(b"\n"):
@@ -111,7 +124,8 @@ def request(path: Path, command: str, timeout: float = 10.0, **args: Any) -> dic
                 data += chunk
         except TimeoutError:
             raise NotRunningError(
-                f"the daemon on {path} did not answer within {timeout}s"
+                f"the daemon on {path} did not answer within {timeout:g}s; it runs the command "
+                "only if it had started it by then (see `earmark status`)"
             ) from None
     if not data:
         raise NotRunningError(f"the daemon on {path} closed the connection without answering")
