@@ -25,6 +25,7 @@ from earmark.device.audio import choose_output
 from earmark.device.checks import doctor_checks as device_checks
 from earmark.device.checks import watch_inputs
 from earmark.device.status_light import LightPolicy
+from earmark.device.systemd import SystemdNotifier
 from earmark.errors import EarmarkError
 from earmark.events import (
     BrokerConnected,
@@ -147,6 +148,7 @@ class Speaker:
         self.refresher = Refresher(config.library, subscriptions, config.data_dir, announce)
         self.broker: LocalBroker | None = None
         self.inputs: device.Inputs | None = None
+        self.systemd = SystemdNotifier()
         self.stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         for listener in (
@@ -155,6 +157,7 @@ class Speaker:
             WorkerWake(self.worker, self.lookahead),
             Feedback(self.playback),
             self.status,
+            self.systemd,
         ):
             self.register(listener)
 
@@ -181,15 +184,12 @@ class Speaker:
             self.register(LightPolicy(self.inputs.light))
         self.inputs.start()
         self._tasks = [loop.create_task(self.refresher.run(self.playback.autoplay_at_start))]
-        log.info(
-            "earmark started device=%s data=%s control=%s",
-            self.config.device_id,
-            self.config.data_dir,
-            self.config.socket_path,
-        )
+        self.systemd.ready()
+        log.info("earmark started device=%s data=%s", self.config.device_id, self.config.data_dir)
 
     async def stop(self) -> None:
         log.info("earmark stopping")
+        self.systemd.stopping()
         for task in self._tasks:
             task.cancel()
         if self.inputs is not None:
