@@ -18,6 +18,7 @@ TranscriberError, never a hung job worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -80,7 +81,18 @@ class Connection:
         except TimeoutError as exc:
             raise self._late() from exc
         except OSError as exc:
+            # a server that is not Wyoming (an HTTP one) answers and hangs up while
+            # we still send: what it said is the better reason than the broken pipe
+            self._keep_what_was_said()
+            if self._buffer and not _looks_like_wyoming(self._buffer):
+                raise self._not_wyoming() from exc
             raise self._dropped(exc) from exc
+
+    def _keep_what_was_said(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.setblocking(False)
+            while chunk := self.sock.recv(65536):
+                self._buffer += chunk
 
     def receive(self) -> Event:
         line = self._read_line()
@@ -93,10 +105,7 @@ class Connection:
             if data_length:
                 data.update(json.loads(self._read_exactly(data_length)))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise TranscriberError(
-                f"Wyoming server {self.where} sent something that is not a Wyoming event; "
-                "check that host/port is a Wyoming speech-to-text server"
-            ) from exc
+            raise self._not_wyoming() from exc
         payload = self._read_exactly(payload_length) if payload_length else b""
         return Event(str(kind), data, payload)
 
@@ -129,6 +138,12 @@ class Connection:
             )
         self._buffer += chunk
 
+    def _not_wyoming(self) -> TranscriberError:
+        return TranscriberError(
+            f"Wyoming server {self.where} sent something that is not a Wyoming event; "
+            "check that host/port is a Wyoming speech-to-text server"
+        )
+
     def _late(self) -> TranscriberError:
         return TranscriberError(
             f"Wyoming server {self.where} did not answer in time; "
@@ -143,6 +158,11 @@ class Connection:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _looks_like_wyoming(received: bytes) -> bool:
+    """Every Wyoming message starts with a JSON header line."""
+    return received.lstrip()[:1] == b"{"
 
 
 def _why(exc: OSError) -> str:

@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,24 @@ def test_events_are_one_json_line_then_the_payload() -> None:
     assert (header["type"], header["data"]) == ("audio-chunk", {"rate": 16000})
     assert header["payload_length"] == 3
     assert rest == b"\x01\x02\x03"
+
+
+def test_a_server_that_answers_http_and_hangs_up_while_we_send_is_named(
+    fake_tcp_server, tmp_path: Path
+) -> None:
+    """The broken pipe of the send is not the reason; what the server said is."""
+
+    def http_and_hang_up(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        conn.close()
+
+    long_wav = tmp_path / "long.wav"  # more than the socket buffers hold: the send breaks
+    with wave.open(str(long_wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(bytes(2 * 16000 * 600))
+    server = fake_tcp_server(http_and_hang_up)
+    client = WyomingTranscriber("127.0.0.1", server.port, timeout=30)
+    with pytest.raises(TranscriberError, match="not a Wyoming event"):
+        client.transcribe(TranscribeRequest(long_wav))
