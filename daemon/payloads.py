@@ -35,6 +35,11 @@ class HighlightPayload:
     clip_seconds: float | None = None
     error: str | None = None
     schema: int = SCHEMA
+    # why ``transcript`` is None, when the listener should know (e.g. "the Whisper model
+    # ... is English-only and cannot transcribe 'de'"); None otherwise
+    transcript_unavailable: str | None = None
+    # passages of ``transcript`` heard with low confidence (never made into takeaways)
+    low_confidence: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False).encode()

@@ -7,6 +7,7 @@ loader turns it into a ConfigError at that option's line in the file.
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any, TypeVar
 
 from earmark.errors import EarmarkError
@@ -70,3 +71,20 @@ def topic_prefix(option: str, value: str) -> None:
             raise OptionError(option, f"{value!r} must not contain {name} (it breaks MQTT topics)")
     if "" in value.split("/"):
         raise OptionError(option, f"'{value}' must not be empty or have an empty topic level")
+
+
+# an ISO 639 code as Whisper names languages ("de", "haw"); a region is not a language
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def language(option: str, value: str) -> None:
+    """``value`` is "auto" or a lowercase language code."""
+    if value != "auto" and not _LANGUAGE_CODE.fullmatch(value):
+        raise OptionError(
+            option, f"'{value}' is not a language code; use one such as en or de, or auto"
+        )
+
+
+def at_most(option: str, value: float, high: float) -> None:
+    if not value <= high:
+        raise OptionError(option, f"must be at most {high}, got {value}")

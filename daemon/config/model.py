@@ -14,8 +14,10 @@ from earmark.config.checks import (
     PORTS,
     above,
     at_least,
+    at_most,
     between,
     choose,
+    language,
     topic_level,
     topic_prefix,
 )
@@ -159,8 +161,14 @@ class TranscriptionConfig:
     compute_type: ComputeType = ComputeType.INT8
     cpu_threads: int = 1
     beam_size: int = 1
+    # "auto" or a code such as "de"; the model must know it (docs/languages.md). A
+    # podcast whose feed names its language is transcribed in that one
     language: str = "en"
     vad: bool = True
+    # a segment is low-confidence (kept, marked, never a takeaway) when faster-whisper's
+    # mean token log-probability is below this, or its no-speech probability above this
+    low_confidence_logprob: float = -1.0
+    low_confidence_no_speech: float = 0.6
     # transcribe the playing episode ahead of the listener: "ahead", "behind" or "off"
     lookahead: Lookahead = Lookahead.AHEAD
     wyoming: WyomingConfig = field(default_factory=WyomingConfig)
@@ -172,6 +180,9 @@ class TranscriptionConfig:
         choose(self, "lookahead", Lookahead)
         at_least("cpu_threads", self.cpu_threads, 1)
         at_least("beam_size", self.beam_size, 1)
+        language("language", self.language)
+        at_most("low_confidence_logprob", self.low_confidence_logprob, 0)
+        between("low_confidence_no_speech", self.low_confidence_no_speech, 0, 1)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import feedparser
 
 from earmark.errors import FeedError
 from earmark.library.download import DownloadError, fetch_bytes
+from earmark.transcribe.base import language_code
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class Feed:
     image: str | None
     link: str | None
     episodes: tuple[FeedEpisode, ...]
+    # the podcast's language from RSS <language>, as a code ("de-DE" -> "de"); None if unsaid
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ def parse_feed(data: bytes, url: str) -> Feed:
         image=image.get("href") or image.get("url") or None,
         link=channel.get("link") or None,
         episodes=tuple(episodes),
+        language=language_code(str(channel.get("language") or "")),
     )
 
 

@@ -39,7 +39,12 @@ class Subscriptions:
         demo feed is served on a new port each run)."""
         feed = fetch_feed(feed_url, timeout=self.timeout)
         podcast_id = self.catalog.save_podcast(
-            stored_as or feed.url, feed.title, feed.author, feed.description, feed.image
+            stored_as or feed.url,
+            feed.title,
+            feed.author,
+            feed.description,
+            feed.image,
+            language=feed.language,
         )
         for item in feed.episodes:
             try:

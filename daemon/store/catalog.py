@@ -24,6 +24,8 @@ class StoredEpisode:
     transcript_type: str | None
     chapters: tuple[tuple[float, str], ...]
     played: bool
+    # the podcast's language as its feed names it ("de"); None when it names none
+    language: str | None = None
 
     @property
     def source(self) -> str:
@@ -32,7 +34,8 @@ class StoredEpisode:
 
 
 _EPISODE_SELECT = (
-    "SELECT e.*, p.title AS podcast_title FROM episodes e JOIN podcasts p ON p.id = e.podcast_id"
+    "SELECT e.*, p.title AS podcast_title, p.language AS podcast_language"
+    " FROM episodes e JOIN podcasts p ON p.id = e.podcast_id"
 )
 
 
@@ -54,6 +57,7 @@ def _episode(row: sqlite3.Row) -> StoredEpisode:
         transcript_type=row["transcript_type"],
         chapters=chapters,
         played=bool(row["played"]),
+        language=row["podcast_language"],
     )
 
 
@@ -68,14 +72,18 @@ class Catalog:
         author: str = "",
         description: str = "",
         image_url: str | None = None,
+        language: str | None = None,
     ) -> int:
+        """Insert or refresh a podcast; ``language`` is the code its feed names."""
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT INTO podcasts (feed_url, title, author, description, image_url, added_at,"
-                " refreshed_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(feed_url) DO UPDATE SET"
-                " title=excluded.title, author=excluded.author, description=excluded.description,"
-                " image_url=excluded.image_url, refreshed_at=excluded.refreshed_at",
-                (feed_url, title, author, description, image_url, utc_now(), utc_now()),
+                "INSERT INTO podcasts (feed_url, title, author, description, image_url, language,"
+                " added_at, refreshed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(feed_url) DO UPDATE SET title=excluded.title,"
+                " author=excluded.author, description=excluded.description,"
+                " image_url=excluded.image_url, language=excluded.language,"
+                " refreshed_at=excluded.refreshed_at",
+                (feed_url, title, author, description, image_url, language, utc_now(), utc_now()),
             )
             row = conn.execute("SELECT id FROM podcasts WHERE feed_url = ?", (feed_url,)).fetchone()
         return int(row[0])

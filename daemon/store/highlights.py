@@ -40,6 +40,11 @@ class Highlight:
     clip_start: float | None = None
     error: str | None = None
     updated_at: str = ""
+    # why there is no transcript, when there is none for a reason the listener
+    # should see (the model cannot transcribe the podcast's language)
+    transcript_unavailable: str | None = None
+    # passages of the transcript heard with low confidence: never takeaways
+    low_confidence: tuple[str, ...] = field(default_factory=tuple)
 
     @staticmethod
     def new_id() -> str:
@@ -66,6 +71,8 @@ class Highlight:
             takeaways=list(self.takeaways),
             clip_seconds=self.clip_seconds,
             error=self.error,
+            transcript_unavailable=self.transcript_unavailable,
+            low_confidence=list(self.low_confidence),
         )
 
 
@@ -91,18 +98,22 @@ _COLUMNS = (
     "clip_start",
     "error",
     "updated_at",
+    "transcript_unavailable",
+    "low_confidence_json",
 )
 
 
 def _row(h: Highlight) -> tuple:
     values = dataclasses.asdict(h)
     values["takeaways_json"] = json.dumps(list(h.takeaways))
+    values["low_confidence_json"] = json.dumps(list(h.low_confidence))
     return tuple(values[c] for c in _COLUMNS)
 
 
 def _from_row(row: sqlite3.Row) -> Highlight:
-    data = {c: row[c] for c in _COLUMNS if c != "takeaways_json"}
+    data = {c: row[c] for c in _COLUMNS if not c.endswith("_json")}
     data["takeaways"] = tuple(json.loads(row["takeaways_json"] or "[]"))
+    data["low_confidence"] = tuple(json.loads(row["low_confidence_json"] or "[]"))
     return Highlight(**data)
 
 

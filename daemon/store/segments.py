@@ -34,7 +34,7 @@ def save(conn: sqlite3.Connection, episode_id: int, transcript: Transcript) -> i
         )
         conn.execute(
             'INSERT INTO transcript_segments (episode_id, start, "end", text, words_json, source,'
-            " model) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " model, low_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 episode_id,
                 seg.start,
@@ -43,25 +43,35 @@ def save(conn: sqlite3.Connection, episode_id: int, transcript: Transcript) -> i
                 json.dumps([[round(w.start, 3), round(w.end, 3), w.text] for w in seg.words]),
                 transcript.source,
                 transcript.model,
+                int(seg.low_confidence or any(w.low_confidence for w in seg.words)),
             ),
         )
         count += 1
     return count
 
 
-def between(db: Database, episode_id: int, start: float, end: float) -> Transcript:
-    """The stored segments that overlap [start, end], in order."""
+def between(
+    db: Database, episode_id: int, start: float, end: float, source: str | None = None
+) -> Transcript:
+    """The stored segments that overlap [start, end], in order (only those from
+    ``source``, when it is given); a low-confidence segment's words are marked so."""
+    only = " AND source = ?" if source is not None else ""
     rows = db.query(
-        'SELECT start, "end", text, words_json, source, model FROM transcript_segments '
-        'WHERE episode_id = ? AND "end" > ? AND start < ? ORDER BY start',
-        (episode_id, start, end),
+        'SELECT start, "end", text, words_json, source, model, low_confidence'
+        ' FROM transcript_segments WHERE episode_id = ? AND "end" > ? AND start < ?'
+        f"{only} ORDER BY start",
+        (episode_id, start, end, *(() if source is None else (source,))),
     )
     segments = tuple(
         Segment(
             r["start"],
             r["end"],
             r["text"],
-            tuple(Word(float(a), float(b), str(t)) for a, b, t in json.loads(r["words_json"])),
+            tuple(
+                Word(float(a), float(b), str(t), bool(r["low_confidence"]))
+                for a, b, t in json.loads(r["words_json"])
+            ),
+            bool(r["low_confidence"]),
         )
         for r in rows
     )
@@ -88,11 +98,13 @@ def has_source(db: Database, episode_id: int, source: str) -> bool:
     return bool(rows)
 
 
-def spans(db: Database, episode_id: int) -> list[tuple[float, float]]:
-    """The transcribed stretches of the episode, merged, in order."""
+def spans(db: Database, episode_id: int, source: str | None = None) -> list[tuple[float, float]]:
+    """The transcribed stretches of the episode (from ``source`` only, when it is
+    given), merged, in order."""
+    only = " AND source = ?" if source is not None else ""
     rows = db.query(
-        'SELECT start, "end" FROM transcribed_spans WHERE episode_id = ? ORDER BY start',
-        (episode_id,),
+        f'SELECT start, "end" FROM transcribed_spans WHERE episode_id = ?{only} ORDER BY start',
+        (episode_id, *(() if source is None else (source,))),
     )
     merged: list[tuple[float, float]] = []
     for start, end in rows:
@@ -103,6 +115,8 @@ def spans(db: Database, episode_id: int) -> list[tuple[float, float]]:
     return merged
 
 
-def covers(db: Database, episode_id: int, start: float, end: float) -> bool:
-    """True when [start, end] lies inside what has been transcribed."""
-    return any(a <= start + 0.05 and b >= end - 0.05 for a, b in spans(db, episode_id))
+def covers(
+    db: Database, episode_id: int, start: float, end: float, source: str | None = None
+) -> bool:
+    """True when [start, end] lies inside what has been transcribed (from ``source``)."""
+    return any(a <= start + 0.05 and b >= end - 0.05 for a, b in spans(db, episode_id, source))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,8 +36,12 @@ class Summary:
 
 class Summarizer(Protocol):
     """Turns a highlight's transcript into a title, a quote and takeaways.
-    Implementations may block; callers run them off the event loop."""
+    Implementations may block; callers run them off the event loop.
+
+    ``low_confidence`` holds passages of ``transcript``, word for word, that the
+    recogniser doubted (it may have invented them): a summarizer takes no title,
+    quote or takeaway from a sentence that holds any of them."""
 
     name: str
 
-    def summarize(self, transcript: str) -> Summary: ...
+    def summarize(self, transcript: str, low_confidence: Sequence[str] = ()) -> Summary: ...

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from earmark.errors import EarmarkError, TranscriberError
+
+# a language tag's primary subtag: "de" of "de-DE", "de_AT", "DE"
+_LANGUAGE_TAG = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9-_]*)?\s*$")
+
+
+def language_code(tag: str | None) -> str | None:
+    """The lowercase language code of a tag (RSS ``<language>``, config, a
+    recogniser's answer): "de-DE" -> "de"; None for no tag or one that is not a
+    language ("auto", "", "x-klingon-dialect")."""
+    match = _LANGUAGE_TAG.match(tag or "")
+    if match is None or match.group(1).lower() == "auto":
+        return None
+    return match.group(1).lower()
+
+
+class LanguageUnsupported(TranscriberError):
+    """The transcriber's model cannot transcribe this language: it would invent words."""
 
 
 @dataclass(frozen=True)
@@ -12,6 +33,8 @@ class Word:
     start: float
     end: float
     text: str
+    # heard with too little confidence to be trusted (see Segment.low_confidence)
+    low_confidence: bool = False
 
 
 @dataclass(frozen=True)
@@ -22,6 +45,9 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    # the recogniser doubted these words (faster-whisper: avg_logprob or no_speech_prob
+    # past their thresholds): shown, but never made into takeaways
+    low_confidence: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,6 +56,8 @@ class Transcript:
     language: str | None = None
     model: str = ""
     source: str = ""  # "faster-whisper", "wyoming", "openai", "publisher", ...
+    # how sure the recogniser's language detection was of ``language``; None = not detected
+    language_probability: float | None = None
 
     @property
     def text(self) -> str:
@@ -43,13 +71,18 @@ class Transcript:
                     s.start + offset,
                     s.end + offset,
                     s.text,
-                    tuple(Word(w.start + offset, w.end + offset, w.text) for w in s.words),
+                    tuple(
+                        Word(w.start + offset, w.end + offset, w.text, w.low_confidence)
+                        for w in s.words
+                    ),
+                    s.low_confidence,
                 )
                 for s in self.segments
             ),
             language=self.language,
             model=self.model,
             source=self.source,
+            language_probability=self.language_probability,
         )
 
 
@@ -70,6 +103,8 @@ class TranscribeRequest:
     extra: dict[str, str] = field(default_factory=dict)
     start: float | None = None  # seconds into ``audio``; None = its beginning
     end: float | None = None  # seconds into ``audio``; None = its end
+    # asked between segments; True stops the work (TranscriptionCancelled)
+    cancelled: Callable[[], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.start is not None and self.start < 0:
@@ -87,6 +122,10 @@ class TranscribeRequest:
         return self.start or 0.0
 
 
+class TranscriptionCancelled(EarmarkError):
+    """The request's ``cancelled`` said stop: more urgent work is waiting."""
+
+
 class Transcriber(Protocol):
     """Turns an audio file into a transcript. Implementations may block; callers
     run them off the event loop."""
@@ -96,3 +135,21 @@ class Transcriber(Protocol):
     def transcribe(self, request: TranscribeRequest) -> Transcript: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class KnowsLanguages(Protocol):
+    """A transcriber that can tell, without hearing anything, which languages its
+    model transcribes (the on-device one reads its model folder)."""
+
+    def cannot_transcribe(self, language: str | None) -> str | None:
+        """Why ``language`` would come out as invented words; None when it would not."""
+        ...
+
+
+def cannot_transcribe(transcriber: object, language: str | None) -> str | None:
+    """Why ``transcriber`` cannot transcribe ``language`` (a code or tag), or None
+    when it can or cannot tell (a remote server is trusted with its languages)."""
+    if language_code(language) is None or not isinstance(transcriber, KnowsLanguages):
+        return None
+    return transcriber.cannot_transcribe(language)

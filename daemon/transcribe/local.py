@@ -8,10 +8,14 @@ decodes side by side on a 2-core Pi and make both late.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +23,15 @@ import numpy as np
 
 from earmark.config.model import TranscriptionConfig
 from earmark.errors import TranscriberError
-from earmark.transcribe.base import Segment, TranscribeRequest, Transcript, Word
+from earmark.transcribe.base import (
+    LanguageUnsupported,
+    Segment,
+    TranscribeRequest,
+    Transcript,
+    TranscriptionCancelled,
+    Word,
+    language_code,
+)
 from earmark.transcribe.pcm import read_pcm
 
 if TYPE_CHECKING:
@@ -28,6 +40,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+# CTranslate2, and so faster-whisper, takes a Whisper model for multilingual when its
+# vocabulary has at least this many tokens; an English-only (.en) one has one fewer.
+# Both hold the <|de|> tokens (tiny.en's tokenizer.json too), so those say nothing.
+MULTILINGUAL_VOCABULARY = 51865
+_LANGUAGE_TOKEN = re.compile(r"^<\|([a-z]{2,3})\|>$")
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """When a segment counts as low-confidence: faster-whisper's mean token
+    log-probability below ``min_avg_logprob``, or its no-speech probability above
+    ``max_no_speech_prob`` (tiny.en hearing German: -1.1, "Open the heat.")."""
+
+    min_avg_logprob: float = -1.0
+    max_no_speech_prob: float = 0.6
+
+    def doubts(self, avg_logprob: float, no_speech_prob: float) -> bool:
+        return avg_logprob < self.min_avg_logprob or no_speech_prob > self.max_no_speech_prob
 
 
 def pinned_model_path() -> Path:
@@ -58,6 +88,62 @@ def check_model_folder(path: Path) -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=8)
+def model_languages(path: Path) -> frozenset[str]:
+    """The languages the Whisper model in ``path`` transcribes, read from its
+    vocabulary without loading it: {"en"} for an English-only model."""
+    tokens = _vocabulary(path)
+    if len(tokens) < MULTILINGUAL_VOCABULARY:
+        return frozenset({"en"})
+    return frozenset(m.group(1) for t in tokens if (m := _LANGUAGE_TOKEN.match(t)))
+
+
+def refuses_language(path: Path, language: str | None) -> str | None:
+    """Why the Whisper model in ``path`` cannot transcribe ``language`` (a code or a
+    tag such as "de-DE"), or None when it can, or when none is named ("auto").
+
+    One check for ``earmark config check`` (transcription.language) and for every
+    snip of a podcast whose feed names its language."""
+    code = language_code(language)
+    if code is None or code == "en":  # every Whisper model transcribes English
+        return None
+    languages = model_languages(path)
+    if code in languages:
+        return None
+    if languages == {"en"}:
+        return (
+            f"the Whisper model {model_name(path)} is English-only and cannot transcribe "
+            f"'{code}' (it would invent English words); use a multilingual model, "
+            "see docs/languages.md"
+        )
+    return f"the Whisper model {model_name(path)} does not know the language '{code}'"
+
+
+def model_name(path: Path) -> str:
+    # the pinned package keeps its weights in a folder called just "model"
+    if path.name == "model":
+        return f"{path.parent.name}/model"
+    return path.name
+
+
+def _vocabulary(path: Path) -> list[str]:
+    """The model's tokens by id: CTranslate2's vocabulary file, else tokenizer.json."""
+    try:
+        if (path / "vocabulary.txt").is_file():
+            return (path / "vocabulary.txt").read_text(encoding="utf-8").splitlines()
+        if (path / "vocabulary.json").is_file():
+            return [str(t) for t in json.loads((path / "vocabulary.json").read_text("utf-8"))]
+        data = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))
+        by_id = {int(i): str(t) for t, i in data["model"]["vocab"].items()}
+        by_id.update({int(a["id"]): str(a["content"]) for a in data.get("added_tokens", ())})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TranscriberError(
+            f"cannot read the vocabulary of the Whisper model in {path} ({exc}); "
+            "check transcription.model_path"
+        ) from None
+    return [by_id.get(i, "") for i in range(max(by_id, default=-1) + 1)]
+
+
 class LocalTranscriber:
     name = "faster-whisper"
 
@@ -70,14 +156,16 @@ class LocalTranscriber:
         beam_size: int = 1,
         language: str | None = "en",
         vad: bool = True,
+        confidence: Confidence = Confidence(),
     ) -> None:
         self.model_path = check_model_folder(model_path or pinned_model_path())
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
         self.beam_size = beam_size
         # Whisper's own "detect it" is language=None; config spells it "auto"
-        self.language = None if language in (None, "", "auto") else language
+        self.language = language_code(language)
         self.vad = vad
+        self.confidence = confidence
         self._model: WhisperModel | None = None
         self._lock = threading.Lock()
 
@@ -90,14 +178,26 @@ class LocalTranscriber:
             beam_size=config.beam_size,
             language=config.language,
             vad=config.vad,
+            confidence=Confidence(config.low_confidence_logprob, config.low_confidence_no_speech),
         )
 
     @property
     def model_name(self) -> str:
-        # the pinned package keeps its weights in a folder called just "model"
-        if self.model_path.name == "model":
-            return f"{self.model_path.parent.name}/model"
-        return self.model_path.name
+        return model_name(self.model_path)
+
+    def cannot_transcribe(self, language: str | None) -> str | None:
+        """Why this model cannot transcribe ``language``; None when it can."""
+        return refuses_language(self.model_path, language)
+
+    def _language(self, asked: str | None) -> str | None:
+        """The language to decode in (None: detect it), refused when the model
+        would only invent words in it: faster-whisper quietly decodes a German
+        request to an English-only model as English."""
+        language = language_code(asked) or self.language
+        refusal = self.cannot_transcribe(language)
+        if refusal is not None:
+            raise LanguageUnsupported(refusal)
+        return language
 
     def _loaded(self) -> WhisperModel:
         # called with the lock held
@@ -136,13 +236,22 @@ class LocalTranscriber:
             raise TranscriberError(
                 f"audio file {request.audio} does not exist; check the clip path"
             )
-        language = request.language or self.language
+        language = self._language(request.language)
         vad = self.vad if request.vad is None else request.vad
         if not request.is_window:
             # whole file: let faster-whisper decode it (PyAV), no extra copy
-            return self._run(str(request.audio), language, vad, request.word_timestamps, 0.0)
+            return self._run(
+                str(request.audio),
+                language,
+                vad,
+                request.word_timestamps,
+                0.0,
+                request.cancelled,
+            )
         samples = samples_from_pcm(read_pcm(request))
-        return self._run(samples, language, vad, request.word_timestamps, request.offset)
+        return self._run(
+            samples, language, vad, request.word_timestamps, request.offset, request.cancelled
+        )
 
     def transcribe_samples(
         self,
@@ -158,7 +267,7 @@ class LocalTranscriber:
             raise ValueError("samples must be mono (one dimension)")
         return self._run(
             samples.astype(np.float32, copy=False),
-            language or self.language,
+            self._language(language),
             self.vad if vad is None else vad,
             word_timestamps,
             offset,
@@ -171,6 +280,7 @@ class LocalTranscriber:
         vad: bool,
         word_timestamps: bool,
         offset: float,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Transcript:
         if isinstance(audio, np.ndarray) and audio.size == 0:
             return Transcript(language=language, model=self.model_name, source=self.name)
@@ -185,11 +295,20 @@ class LocalTranscriber:
                     word_timestamps=word_timestamps,
                 )
                 # the segments are a lazy generator: decoding happens here, under the lock
-                segments = tuple(_segments(pieces, offset))
+                segments = tuple(_segments(pieces, offset, cancelled, self.confidence))
+            except TranscriptionCancelled:
+                raise
             except Exception as exc:  # PyAV / ctranslate2 errors have no common base
                 raise TranscriberError(f"faster-whisper failed: {exc}") from exc
+        # faster-whisper detects only when no language is given, and a multilingual
+        # model only; else it reports the language it was told (or "en"), sure of it
+        detected = language is None and len(model_languages(self.model_path)) > 1
         return Transcript(
-            segments=segments, language=info.language, model=self.model_name, source=self.name
+            segments=segments,
+            language=info.language,
+            model=self.model_name,
+            source=self.name,
+            language_probability=round(float(info.language_probability), 3) if detected else None,
         )
 
     def close(self) -> None:
@@ -202,17 +321,28 @@ def samples_from_pcm(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def _segments(pieces: Iterable[Any], offset: float) -> Iterable[Segment]:
+def _segments(
+    pieces: Iterable[Any],
+    offset: float,
+    cancelled: Callable[[], bool] | None = None,
+    confidence: Confidence | None = None,
+) -> Iterable[Segment]:
     for piece in pieces:
+        if cancelled is not None and cancelled():
+            # stop consuming: the rest of the audio is never decoded
+            raise TranscriptionCancelled("transcription cancelled for more urgent work")
         text = piece.text.strip()
         if not text:
             continue
+        doubted = confidence is not None and confidence.doubts(
+            float(piece.avg_logprob), float(piece.no_speech_prob)
+        )
         words = tuple(
-            Word(_at(w.start, offset), _at(w.end, offset), w.word.strip())
+            Word(_at(w.start, offset), _at(w.end, offset), w.word.strip(), doubted)
             for w in (piece.words or ())
             if w.word.strip()
         )
-        yield Segment(_at(piece.start, offset), _at(piece.end, offset), text, words)
+        yield Segment(_at(piece.start, offset), _at(piece.end, offset), text, words, doubted)
 
 
 def _at(seconds: float, offset: float) -> float:

@@ -244,3 +244,32 @@ def test_atom_podcast_is_read() -> None:
         "audio/ogg",
     )
     assert episode.published == datetime(2024, 1, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("tag", "code"),
+    [("de-DE", "de"), ("de", "de"), ("EN-us", "en"), ("pt_BR", "pt"), ("", None), (None, None)],
+)
+def test_the_podcast_language_is_read_as_a_code(tag: str | None, code: str | None) -> None:
+    language = f"<language>{tag}</language>" if tag is not None else ""
+    feed = parse_feed((HEAD + language + item() + TAIL).encode(), "https://trains.example/f")
+    assert feed.language == code
+
+
+def test_refresh_stores_the_podcast_language_with_its_episodes(tmp_path: Path) -> None:
+    from earmark.library.subscriptions import Subscriptions
+    from earmark.store.catalog import Catalog
+    from earmark.store.database import Database
+
+    path = tmp_path / "feed.xml"
+    path.write_text(HEAD + "<language>de-AT</language>" + item() + TAIL)
+    db = Database(tmp_path / "earmark.db")
+    catalog = Catalog(db)
+    Subscriptions(catalog, tmp_path / "downloads", download_audio=False).refresh(path.as_uri())
+    (episode,) = catalog.episodes()
+    assert episode.language == "de"
+    path.write_text(HEAD + item() + TAIL)  # the publisher drops the tag: no longer known
+    Subscriptions(catalog, tmp_path / "downloads", download_audio=False).refresh(path.as_uri())
+    (episode,) = catalog.episodes()
+    assert episode.language is None
+    db.close()

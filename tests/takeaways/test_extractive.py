@@ -70,3 +70,28 @@ def test_a_sentence_said_twice_is_one_takeaway() -> None:
         "Fine.",
         "Sleep is the cheapest medicine there is.",
     )
+
+
+def test_a_low_confidence_passage_is_never_a_takeaway_nor_the_title() -> None:
+    invented = "Most adults who sleep badly have trained their brain to stay awake in bed."
+    summary = ExtractiveSummarizer().summarize(
+        "Open the heat. " + TALK, low_confidence=["Open the heat.", invented]
+    )
+    assert summary.title == "Sleep is a skill"
+    assert invented not in summary.takeaways
+    assert all("heat" not in t for t in summary.takeaways)
+    assert summary.takeaways  # the confident sentences still make takeaways
+
+
+def test_a_low_confidence_run_spoils_every_sentence_it_touches() -> None:
+    summary = ExtractiveSummarizer().summarize(
+        "We planted beans in April. They grew fast. Then the rain came.",
+        low_confidence=["April. They grew"],
+    )
+    assert summary.takeaways == ("Then the rain came.",)
+
+
+def test_a_transcript_heard_with_no_confidence_makes_no_takeaways() -> None:
+    summary = ExtractiveSummarizer().summarize("Open the heat.", low_confidence=["Open the heat."])
+    assert summary.takeaways == ()
+    assert "heat" not in summary.title

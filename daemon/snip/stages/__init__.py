@@ -52,6 +52,13 @@ class SnipStore:
                 return episode.enclosure_url
         return highlight.source_url
 
+    def language(self, highlight: Highlight) -> str | None:
+        """The language the snip's podcast is in, as its feed names it; None if unsaid."""
+        if highlight.episode_id is None:
+            return None
+        episode = self.catalog.episode(highlight.episode_id)
+        return episode.language if episode is not None else None
+
     def superseded(self, conn: sqlite3.Connection, job: Job, highlight: Highlight) -> bool:
         """True (and the job finished) if the highlight changed while the stage
         worked, so a stage never writes an old window over a newer one."""

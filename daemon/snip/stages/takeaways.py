@@ -1,5 +1,9 @@
 """The takeaways stage: a title and takeaways, and the final Opus clip of the
-snapped window; the highlight is done and its clip goes to the outbox."""
+snapped window; the highlight is done and its clip goes to the outbox.
+
+A highlight without a transcript (``transcript_unavailable``) gets neither title
+nor takeaways, and passages heard with low confidence are never made into any.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,15 @@ class TakeawaysStage:
         self.summarizer = summarizer
 
     def run(self, job: Job, highlight: Highlight) -> None:
-        summary = self.summarizer.summarize(highlight.transcript or "")
+        title: str | None
+        takeaways: tuple[str, ...]
+        if highlight.transcript_unavailable is not None:
+            title, takeaways = None, ()  # nothing was heard that could be trusted
+        else:
+            summary = self.summarizer.summarize(
+                highlight.transcript or "", low_confidence=highlight.low_confidence
+            )
+            title, takeaways = summary.title, summary.takeaways
         clip_path, clip_seconds = self._final_clip(highlight)
         with self.store.db.transaction() as conn:
             if self.store.superseded(conn, job, highlight):
@@ -37,8 +49,8 @@ class TakeawaysStage:
                 highlight.id,
                 conn,
                 status=DONE,
-                title=summary.title,
-                takeaways=summary.takeaways,
+                title=title,
+                takeaways=takeaways,
                 clip_path=clip_path,
                 clip_seconds=clip_seconds,
                 clip_start=highlight.start,
@@ -50,7 +62,7 @@ class TakeawaysStage:
         # failed (a full disk) leaves it for the retry
         if highlight.clip_path and highlight.clip_path != clip_path:
             Path(highlight.clip_path).unlink(missing_ok=True)
-        log.info("snip done id=%s version=%d title=%r", updated.id, updated.version, summary.title)
+        log.info("snip done id=%s version=%d title=%r", updated.id, updated.version, title)
 
     def _final_clip(self, highlight: Highlight) -> tuple[str, float]:
         """The Opus clip of the final (snapped) window: cut from the audio kept at the
