@@ -87,6 +87,22 @@ def garden_feed(tmp_path: Path, garden_episode: Episode) -> Iterator[str]:
 
 
 @pytest.fixture
+def garden_config(
+    write_config: Callable[..., Path], broker: LocalBroker, garden_feed: str
+) -> Callable[..., Path]:
+    """A speaker config on the test broker with the garden feed, plus ``overrides``."""
+
+    def write(overrides: dict | None = None) -> Path:
+        garden = {
+            "mqtt": {"host": "127.0.0.1", "port": broker.port},
+            "library": {"demo": False, "feeds": [garden_feed]},
+        }
+        return write_config({**garden, **(overrides or {})})
+
+    return write
+
+
+@pytest.fixture
 def broker() -> Iterator[LocalBroker]:
     with LocalBroker(free_port()) as running:
         yield running

@@ -24,7 +24,6 @@ from earmark.events import (
     PositionSaved,
     SnipSaved,
 )
-from earmark.sync.broker import LocalBroker
 
 
 class Recorder(Listener):
@@ -55,17 +54,8 @@ async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 @pytest.fixture
-def speaker_config(
-    write_config: Callable[..., Path], broker: LocalBroker, garden_feed: str
-) -> config_module.Config:
-    path = write_config(
-        {
-            "mqtt": {"host": "127.0.0.1", "port": broker.port},
-            "library": {"demo": False, "feeds": [garden_feed]},
-            "player": {"position_save_interval": 0.5},
-        }
-    )
-    return config_module.load(path)
+def speaker_config(garden_config: Callable[..., Path]) -> config_module.Config:
+    return config_module.load(garden_config({"player": {"position_save_interval": 0.5}}))
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from earmark.cli import build_parser
-from earmark.sync.broker import LocalBroker
 
 from .daemon_process import Daemon, earmark
 
@@ -37,16 +36,8 @@ def test_the_help_lists_the_player_commands() -> None:
 
 
 @pytest.fixture
-def daemon(
-    write_config: Callable[..., Path], broker: LocalBroker, garden_feed: str, tmp_path: Path
-):  # type: ignore[no-untyped-def]
-    path = write_config(
-        {
-            "mqtt": {"host": "127.0.0.1", "port": broker.port},
-            "library": {"demo": False, "feeds": [garden_feed]},
-            "transcription": {"lookahead": "off"},
-        }
-    )
+def daemon(garden_config: Callable[..., Path], tmp_path: Path):  # type: ignore[no-untyped-def]
+    path = garden_config({"transcription": {"lookahead": "off"}})
     running = Daemon(path, tmp_path / "daemon.log")
     try:
         running.wait_playing()

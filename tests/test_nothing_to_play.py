@@ -17,15 +17,9 @@ from .support import wait_for
 
 
 def test_play_starts_the_most_recent_episode_when_all_are_played(
-    write_config: Callable[..., Path], broker: LocalBroker, garden_feed: str, tmp_path: Path
+    garden_config: Callable[..., Path], tmp_path: Path
 ) -> None:
-    path = write_config(
-        {
-            "mqtt": {"host": "127.0.0.1", "port": broker.port},
-            "library": {"demo": False, "feeds": [garden_feed]},
-            "transcription": {"lookahead": "off"},
-        }
-    )
+    path = garden_config({"transcription": {"lookahead": "off"}})
     first = Daemon(path, tmp_path / "first.log")
     try:
         first.wait_playing()
