@@ -26,7 +26,7 @@ Check = Callable[[Config], str]  # returns what is fine; raises EarmarkError wit
 def check_transcriber(settings: TranscriptionConfig, config_path: Path | None = None) -> str:
     if settings.backend != "faster-whisper":
         return f"transcription by {settings.backend}"  # config has checked the name
-    from earmark.transcribe.local import check_model_folder, pinned_model_path
+    from earmark.transcribe.local import check_model_folder, pinned_model_path, refuses_language
 
     try:
         folder = check_model_folder(settings.model_path or pinned_model_path())
@@ -34,6 +34,10 @@ def check_transcriber(settings: TranscriptionConfig, config_path: Path | None = 
         if settings.model_path is None:
             raise
         raise _config_error(config_path, "transcription.model_path", str(exc)) from None
+    refusal = refuses_language(folder, settings.language)
+    if refusal is not None:
+        message = f"'{settings.language}': {refusal}"
+        raise _config_error(config_path, "transcription.language", message)
     return f"whisper model {folder}"
 
 

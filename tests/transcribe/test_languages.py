@@ -138,9 +138,6 @@ def test_a_language_that_is_not_a_code_is_a_config_error_at_its_line(value: str)
     assert "transcription.language" in message and "e.yaml" in message and "3" in message
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs daemon/doctor.py check_transcriber to call refuses_language"
-)
 def test_config_check_refuses_german_for_an_english_only_model(tmp_path: Path) -> None:
     from earmark.doctor import check_transcriber
 
