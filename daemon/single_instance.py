@@ -35,8 +35,9 @@ class InstanceLock:
         if self._fd is not None:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            # the data dir is personal (transcripts, listening history): 0700 when new
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise InstanceLockError(
                 f"cannot open the lock file {self.path}: {exc.strerror}; check the data folder"

@@ -90,3 +90,13 @@ def test_lock_is_free_again_once_the_holder_exits(data_dir: Path) -> None:
         assert (data_dir / "earmark.lock").read_text() == f"{os.getpid()}\n"
     finally:
         lock.release()
+
+
+def test_the_lock_makes_a_new_data_dir_private(tmp_path: Path) -> None:
+    """The lock is taken before the store, so it is what creates the data dir."""
+    from earmark.single_instance import InstanceLock
+
+    data = tmp_path / "new" / "data"
+    with InstanceLock(data):
+        assert data.stat().st_mode & 0o777 == 0o700
+        assert (data / "earmark.lock").stat().st_mode & 0o777 == 0o600
