@@ -5,6 +5,8 @@ b  press -> transcript stored after the look-ahead went over the episode: p50, p
 c  look-ahead episode seconds per CPU second / bare; press -> durable row p99 meanwhile
 d  WER of the pipeline's snips minus bare faster-whisper on the same windows
 e  peak RSS of the daemon (playing, looking ahead, transcribing) vs a bare tiny.en process
+f  press -> transcript stored, pressed at a random moment of a running look-ahead chunk,
+   p95 / the same press with the worker idle (the cold path), same windows, same run
 
 In-process parts are the real ones (SQLite, ffmpeg, faster-whisper, the job
 worker); only the player is stood in for where the look-ahead asks where the
@@ -14,6 +16,7 @@ play head is. Figure e runs the real daemon with mpv and mosquitto.
 from __future__ import annotations
 
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -35,12 +38,13 @@ from earmark.snip.capture import Capturer, NowPlaying
 from earmark.snip.lookahead import KIND as LOOKAHEAD
 from earmark.snip.lookahead import Listening, LookAhead
 from earmark.snip.pipeline import SnipPipeline
-from earmark.snip.worker import JobWorker
+from earmark.snip.worker import JobWorker, Runner
 from earmark.store.catalog import Catalog
 from earmark.store.database import Database
 from earmark.store.highlights import TRANSCRIBED, Highlight, HighlightBook
 from earmark.store.jobs import JobQueue
 from earmark.takeaways import ExtractiveSummarizer
+from earmark.transcribe.base import TranscribeRequest, Transcript
 from earmark.transcribe.local import LocalTranscriber, pinned_model_path
 from tests.support import word_edits
 
@@ -48,6 +52,7 @@ WINDOW_BEFORE, WINDOW_AFTER = 45.0, 15.0  # the default 60 s window
 COLD_PRESSES = (50.0, 110.0, 165.0)
 WARM_PRESSES = 24
 DURABLE_PRESSES = 200
+BUSY_PRESSES = (50.0, 75.0, 100.0, 125.0, 150.0, 175.0)  # each pressed cold and busy
 
 
 class _Box:
@@ -170,6 +175,7 @@ def run() -> list[Figure]:
             )
         )
         figures.extend(_lookahead_speed(work, episode, audio, asr, bare_model, samples))
+        figures.append(_press_during_lookahead(work, episode, audio, asr))
         figures.append(wer_gap)
         asr.close()
         figures.extend(_peak_rss(work, episode))
@@ -299,6 +305,90 @@ def _lookahead_speed(
             + ("" if running.is_set() else " (worker was never seen busy)"),
         ),
     ]
+
+
+class _Entered:
+    """The transcriber, telling when a call begins."""
+
+    def __init__(self, inner: LocalTranscriber) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.began = threading.Event()
+
+    def transcribe(self, request: TranscribeRequest) -> Transcript:
+        self.began.set()
+        return self.inner.transcribe(request)
+
+    def close(self) -> None:
+        pass
+
+
+def _press_with_worker(
+    work: Path,
+    episode: Path,
+    audio: SpokenAudio,
+    asr: LocalTranscriber,
+    position: float,
+    busy: bool,
+    name: str,
+    pick: random.Random,
+) -> float:
+    """Seconds from the press to its stored transcript, the job worker thread
+    running the jobs; with ``busy``, pressed while a look-ahead chunk (of another
+    episode, so the window is not stored) is being transcribed."""
+    entered = _Entered(asr)
+    box = _Box(work / name, episode, audio.duration, asr)
+    box.lookahead = LookAhead(box.db, box.queue, lambda: entered, lambda: box.now)
+    podcast = box.catalog.save_podcast("http://feeds.invalid/other.xml", "Other")
+    other = box.catalog.save_episode(
+        podcast, "o1", "Other", "http://feeds.invalid/o.mp3", duration=audio.duration
+    )
+    box.catalog.set_download(other, str(episode))
+    box.now = Listening(other, str(episode), 0.0, audio.duration, True)
+    runners: dict[str, Runner] = {kind: box.pipeline.run for kind in box.pipeline.handlers}
+    runners[LOOKAHEAD] = box.lookahead.run
+    worker = JobWorker(box.queue, box.book, runners, idle_seconds=0.05)
+    worker.start()
+    try:
+        if busy:
+            box.lookahead.follow(other)
+            worker.notify()
+            entered.began.wait(30)
+            # a random moment of the chunk (45 s of audio: about two whisper windows)
+            time.sleep(pick.uniform(0.0, 2.5))
+        began = time.perf_counter()
+        pressed = box.press(position)
+        worker.notify()
+        while True:
+            highlight = box.book.get(pressed.id)
+            if highlight is not None and highlight.status in (TRANSCRIBED, "done"):
+                return time.perf_counter() - began
+            if time.perf_counter() - began > 120:
+                raise TimeoutError("the snip was not transcribed in 120 s")
+            time.sleep(0.005)
+    finally:
+        worker.stop(timeout=60)
+        box.close()
+
+
+def _press_during_lookahead(
+    work: Path, episode: Path, audio: SpokenAudio, asr: LocalTranscriber
+) -> Figure:
+    pick = random.Random(7)
+    cold: list[float] = []
+    busy: list[float] = []
+    for i, position in enumerate(BUSY_PRESSES):
+        cold.append(_press_with_worker(work, episode, audio, asr, position, False, f"c{i}", pick))
+        busy.append(_press_with_worker(work, episode, audio, asr, position, True, f"b{i}", pick))
+    ratio = _pct(busy, 0.95) / _pct(cold, 0.95)
+    return Figure(
+        "f press during a look-ahead chunk -> transcript, p95 / cold",
+        ratio,
+        target="<= 1.2",
+        detail=f"p95 {_pct(busy, 0.95):.2f}s vs cold {_pct(cold, 0.95):.2f}s, p50 "
+        f"{_pct(busy, 0.5):.2f}s vs {_pct(cold, 0.5):.2f}s, {len(busy)} presses each, "
+        f"{WINDOW_BEFORE + WINDOW_AFTER:.0f} s window",
+    )
 
 
 _BARE_RSS = """
