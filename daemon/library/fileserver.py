@@ -35,6 +35,8 @@ class FileServer:
         self.root = Path(root)
         self.honour_range = honour_range
         self.bytes_sent = 0
+        # by the reader's User-Agent: mpv's fetch and ffmpeg's ranged ones told apart
+        self.bytes_by_agent: dict[str, int] = {}
         self._lock = threading.Lock()
         server = self
 
@@ -63,9 +65,10 @@ class FileServer:
     def url(self, relative: str) -> str:
         return f"{self.base_url}/{relative.lstrip('/')}"
 
-    def count(self, n: int) -> None:
+    def count(self, n: int, agent: str = "") -> None:
         with self._lock:
             self.bytes_sent += n
+            self.bytes_by_agent[agent] = self.bytes_by_agent.get(agent, 0) + n
 
     def start(self) -> FileServer:
         self._thread.start()
@@ -129,7 +132,7 @@ class _RangeHandler(SimpleHTTPRequestHandler):
                     if not chunk:
                         break
                     self.wfile.write(chunk)
-                    self.file_server.count(len(chunk))
+                    self.file_server.count(len(chunk), self.headers.get("User-Agent", ""))
                     remaining -= len(chunk)
         except (BrokenPipeError, ConnectionResetError):
             pass  # players close streams they no longer need
