@@ -30,6 +30,7 @@ import numpy as np
 
 from earmark.store import jobs as job_table
 from earmark.store import segments
+from earmark.store.catalog import Catalog
 from earmark.store.database import Database
 from earmark.store.jobs import Job, JobKind, JobQueue
 from earmark.transcribe.base import (
@@ -37,6 +38,7 @@ from earmark.transcribe.base import (
     TranscribeRequest,
     Transcript,
     TranscriptionCancelled,
+    cannot_transcribe,
 )
 from earmark.transcribe.pcm import SAMPLE_RATE, read_pcm
 
@@ -164,6 +166,14 @@ class LookAhead:
         now = self.listening()
         streaming = now.path is None and self.dump is not None and self.scratch is not None
         on_it = now.playing and now.episode_id == job.episode_id and (bool(now.path) or streaming)
+        language = self._language(job.episode_id) if on_it else None
+        refusal = cannot_transcribe(self.transcriber(), language) if on_it else None
+        if refusal is not None:
+            # invented words help no one: the snips of this podcast say why instead
+            log.info("look-ahead skips episode=%s: %s", job.episode_id, refusal)
+            with self.db.transaction() as conn:
+                self.queue.finish(conn, job)
+            return
         if on_it and now.duration is None:
             self._again(job, delay=1.0)  # still loading: the length is not known yet
             return
@@ -190,9 +200,9 @@ class LookAhead:
         episode_id = job.episode_id or 0
         try:
             if streaming:
-                heard = self._hear_cached(episode_id, chunk, now)
+                heard = self._hear_cached(episode_id, chunk, now, language)
             else:
-                heard = self._hear_file(Path(now.path or ""), chunk, now.duration or 0.0)
+                heard = self._hear_file(Path(now.path or ""), chunk, now.duration or 0.0, language)
         except TranscriptionCancelled:
             log.debug("look-ahead episode=%s yields to a waiting job", job.episode_id)
             self._again(job, delay=0.0)
@@ -221,8 +231,12 @@ class LookAhead:
         wakeup = self.queue.next_wakeup()
         return wakeup is not None and wakeup <= time.time()
 
+    def _language(self, episode_id: int | None) -> str | None:
+        episode = Catalog(self.db).episode(episode_id) if episode_id else None
+        return episode.language if episode else None
+
     def _hear_file(
-        self, path: Path, chunk: _Chunk, duration: float
+        self, path: Path, chunk: _Chunk, duration: float, language: str | None
     ) -> tuple[Transcript, float, float]:
         lo = max(0.0, chunk.start - self.reach)
         hi = min(duration, chunk.end + (self.reach if chunk.following else 0.0))
@@ -230,11 +244,13 @@ class LookAhead:
         start, end = self._borders(chunk, Loudness(pcm, lo))
         if self._job_waiting():
             raise TranscriptionCancelled("a job is waiting")
-        request = TranscribeRequest(audio=path, start=start, end=end, cancelled=self._job_waiting)
+        request = TranscribeRequest(
+            audio=path, start=start, end=end, language=language, cancelled=self._job_waiting
+        )
         return self.transcriber().transcribe(request), start, end
 
     def _hear_cached(
-        self, episode_id: int, chunk: _Chunk, now: Listening
+        self, episode_id: int, chunk: _Chunk, now: Listening, language: str | None
     ) -> tuple[Transcript, float, float] | None:
         assert self.dump is not None and self.scratch is not None
         held_from, held_to = next(
@@ -252,7 +268,11 @@ class LookAhead:
             if self._job_waiting():
                 raise TranscriptionCancelled("a job is waiting")
             request = TranscribeRequest(
-                audio=part, start=start - lo, end=end - lo, cancelled=self._job_waiting
+                audio=part,
+                start=start - lo,
+                end=end - lo,
+                language=language,
+                cancelled=self._job_waiting,
             )
             return self.transcriber().transcribe(request).shifted(lo), start, end
         finally:

@@ -23,7 +23,12 @@ from earmark.store.database import Database
 from earmark.store.highlights import DONE, FAILED, Highlight, HighlightBook
 from earmark.store.jobs import JobQueue
 from earmark.takeaways import ExtractiveSummarizer
-from earmark.transcribe.base import Transcriber, TranscribeRequest, Transcript
+from earmark.transcribe.base import (
+    Transcriber,
+    TranscribeRequest,
+    Transcript,
+    cannot_transcribe,
+)
 from earmark.transcribe.local import LocalTranscriber, pinned_model_path
 
 from ..conftest import Episode
@@ -59,6 +64,9 @@ class CountingTranscriber:
     def calls(self) -> int:
         with self._lock:
             return len(self.requests)
+
+    def cannot_transcribe(self, language: str | None) -> str | None:
+        return cannot_transcribe(self.inner, language)
 
     def close(self) -> None:
         pass  # the session owns the model

@@ -143,3 +143,15 @@ def test_a_detected_language_the_model_cannot_transcribe_gives_no_transcript(
     assert done.status == DONE and done.clip_path and Path(done.clip_path).exists()
     assert done.transcript is None and done.takeaways == ()
     assert done.transcript_unavailable and "detected language 'de'" in done.transcript_unavailable
+
+
+def test_the_lookahead_skips_a_podcast_the_model_cannot_hear(
+    stack: Stack, tmp_path: Path, served: tuple[Path, FileServer]
+) -> None:
+    root, server = served
+    episode_id = subscribe(stack, tmp_path, feed(root, server.base_url, "de"))
+    stack.play(episode_id, 0.0)
+    stack.lookahead.follow(episode_id)
+    assert stack.look_ahead_step() is None  # no stretch transcribed into invented words
+    assert not stack.waiting("lookahead")  # and no retry: the language will not change
+    assert stack.asr.calls == 0
