@@ -22,7 +22,8 @@ from bench.episodes import bread_episode
 from earmark.actions import InputEvent
 from earmark.config.inputs import ButtonConfig, HeadphonesConfig, HeadphonesDriver, InputsConfig
 from earmark.device import build_inputs
-from earmark.snip.capture import Capturer, NowPlaying
+from earmark.player.state import NowPlaying
+from earmark.snip.capture import Capturer
 from earmark.store.database import Database
 from earmark.store.highlights import HighlightBook
 from earmark.transcribe.base import TranscribeRequest

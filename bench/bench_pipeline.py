@@ -34,9 +34,10 @@ from bench import Figure
 from bench.episodes import bread_episode
 from bench.speaker import speaker_config
 from earmark.library.speech import SpokenAudio
-from earmark.snip.capture import Capturer, NowPlaying
+from earmark.player.state import NowPlaying
+from earmark.snip.capture import Capturer
 from earmark.snip.lookahead import KIND as LOOKAHEAD
-from earmark.snip.lookahead import Listening, LookAhead
+from earmark.snip.lookahead import LookAhead
 from earmark.snip.pipeline import SnipPipeline
 from earmark.snip.worker import JobWorker, Runner
 from earmark.store.catalog import Catalog
@@ -80,7 +81,7 @@ class _Box:
         self.catalog.set_download(self.episode_id, str(episode))
         self.episode = episode
         self.duration = duration
-        self.now = Listening(self.episode_id, str(episode), 0.0, duration, True)
+        self.now = NowPlaying(str(episode), 0.0, duration, self.episode_id, playing=True)
         self.lookahead = LookAhead(self.db, self.queue, lambda: asr, lambda: self.now)
 
     def press(self, position: float) -> Highlight:
@@ -344,7 +345,7 @@ def _press_with_worker(
         podcast, "o1", "Other", "http://feeds.invalid/o.mp3", duration=audio.duration
     )
     box.catalog.set_download(other, str(episode))
-    box.now = Listening(other, str(episode), 0.0, audio.duration, True)
+    box.now = NowPlaying(str(episode), 0.0, audio.duration, other, playing=True)
     runners: dict[str, Runner] = {kind: box.pipeline.run for kind in box.pipeline.handlers}
     runners[LOOKAHEAD] = box.lookahead.run
     worker = JobWorker(box.queue, box.book, runners, idle_seconds=0.05)

@@ -43,7 +43,7 @@ from earmark.player.mpv_player import audio_devices
 from earmark.runtime import fewer_malloc_arenas
 from earmark.single_instance import InstanceLock
 from earmark.snip.capture import Capturer
-from earmark.snip.listeners import WorkerWake, listening
+from earmark.snip.listeners import WorkerWake
 from earmark.snip.lookahead import KIND as LOOKAHEAD_KIND
 from earmark.snip.lookahead import LookAhead
 from earmark.snip.pipeline import SnipPipeline
@@ -103,7 +103,7 @@ class Speaker:
             self.db,
             self.jobs,
             self.transcriber,
-            lambda: listening(self.playback),
+            self.playback.now_playing,
             mode=config.transcription.lookahead,
             dump=self.playback.dump_cache,
             scratch=config.data_dir / "tmp",
@@ -112,8 +112,7 @@ class Speaker:
         runners[LOOKAHEAD_KIND] = self.lookahead.run
         self.worker = JobWorker(self.jobs, self.book, runners, announce=announce)
         self.snips = SnipService(
-            self.playback.current,
-            self.catalog,
+            self.playback.now_playing,
             Capturer(self.book, config.snip.before, config.snip.after),
             announce,
             config.data_dir,

@@ -25,6 +25,7 @@ from earmark.events import (
     PlayerStateChanged,
     PositionSaved,
 )
+from earmark.library.sources import is_stream
 from earmark.playback.queue import QueueItem, UpNext
 from earmark.playback.reel import HighlightReel, HighlightWindow
 from earmark.playback.sleep_timer import SleepTimer
@@ -33,6 +34,7 @@ from earmark.player.mpv_player import Player
 from earmark.player.state import (
     Chapter,
     EpisodeEnd,
+    NowPlaying,
     PlayerEvents,
     PlayerState,
     Progress,
@@ -321,9 +323,24 @@ class Playback:
             raise EarmarkError("the player is not ready yet")
         return self.player
 
-    def current(self) -> PlayerState | None:
-        """What the player is doing now; None before it is ready."""
-        return self.player.snapshot() if self.player else None
+    def now_playing(self) -> NowPlaying:
+        """What the listener hears now (nothing before the player is ready), for the
+        snip capture and the look-ahead; reads the catalog, so never on mpv's thread."""
+        state = self.snapshot()
+        if not state.source:
+            return NowPlaying("", 0.0, None)
+        episode = self.catalog.episode(state.episode_id) if state.episode_id else None
+        return NowPlaying(
+            state.source,
+            state.position,
+            state.duration,
+            state.episode_id,
+            episode.podcast_title if episode else "",
+            episode.title if episode else Path(state.source).name,
+            playing=state.status == Status.PLAYING,
+            speed=state.speed,
+            cached=self.cached() if is_stream(state.source) else (),
+        )
 
     def snapshot(self) -> PlayerState:
         return self.player.snapshot() if self.player else PlayerState(Status.STOPPED)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from earmark.library.sources import is_stream
+
 log = logging.getLogger(__name__)
 
 
@@ -45,6 +47,30 @@ class PlayerState:
     volume: float = 100.0
     # the last error, one line, until the next episode starts
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class NowPlaying:
+    """What the listener hears now, in the core's words: the one value the snip
+    capture and the look-ahead read (built by playback from the player's state
+    and the catalog)."""
+
+    source: str  # a file path or a stream URL; "" when nothing is loaded
+    position: float
+    duration: float | None
+    episode_id: int | None = None
+    podcast_title: str = ""
+    episode_title: str = ""
+    playing: bool = False
+    speed: float = 1.0
+    # for a stream: the stretches mpv's demuxer cache holds, which is all the
+    # look-ahead may read (it never fetches the stream a second time)
+    cached: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def path(self) -> str | None:
+        """The local file playing; None for a stream or nothing."""
+        return self.source if self.source and not is_stream(self.source) else None
 
 
 @dataclass(frozen=True)

@@ -9,25 +9,13 @@ press asks for: never a twin.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from earmark.player.state import NowPlaying
 from earmark.store import jobs
 from earmark.store.highlights import FAILED, PENDING, Highlight, HighlightBook
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class NowPlaying:
-    """What the player was doing at the press."""
-
-    source: str
-    position: float
-    duration: float | None
-    episode_id: int | None = None
-    podcast_title: str = ""
-    episode_title: str = ""
 
 
 def window(

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from earmark.player.state import NowPlaying
 from earmark.store import jobs as job_table
 from earmark.store import segments
 from earmark.store.catalog import Catalog
@@ -52,20 +53,6 @@ MIN_PAUSE = 0.15  # a quieter stretch this long is a pause, not a stop consonant
 
 
 @dataclass(frozen=True)
-class Listening:
-    """What the player is on now, as the look-ahead needs it."""
-
-    episode_id: int | None
-    path: str | None  # a local file; None for a stream
-    position: float
-    duration: float | None
-    playing: bool
-    # for a stream: the stretches mpv's demuxer cache holds, which is all the
-    # look-ahead may read (it never fetches the stream a second time)
-    cached: tuple[tuple[float, float], ...] = ()
-
-
-@dataclass(frozen=True)
 class _Chunk:
     start: float
     end: float
@@ -81,7 +68,7 @@ class LookAhead:
         db: Database,
         queue: JobQueue,
         transcriber: Callable[[], Transcriber],
-        listening: Callable[[], Listening],
+        listening: Callable[[], NowPlaying],
         mode: str = AHEAD,
         chunk_seconds: float = 45.0,
         horizon: float = 600.0,
@@ -121,13 +108,13 @@ class LookAhead:
             )
         return True
 
-    def next_chunk(self, now: Listening) -> tuple[float, float] | None:
+    def next_chunk(self, now: NowPlaying) -> tuple[float, float] | None:
         """The stretch to transcribe next (before its borders move into pauses),
         or None when there is nothing to do now."""
         plan = self._plan(now)
         return None if plan is None else (plan.start, plan.end)
 
-    def _plan(self, now: Listening) -> _Chunk | None:
+    def _plan(self, now: NowPlaying) -> _Chunk | None:
         if now.episode_id is None or now.duration is None or now.duration <= 0:
             return None
         covered = segments.spans(self.db, now.episode_id)
@@ -148,7 +135,7 @@ class LookAhead:
                 return _Chunk(start, end, settled)
         return None
 
-    def _idle_wait(self, now: Listening) -> float | None:
+    def _idle_wait(self, now: NowPlaying) -> float | None:
         """With nothing to do now: how long to wait before looking again, or None
         when the episode is transcribed to its end."""
         assert now.episode_id is not None and now.duration is not None
@@ -250,7 +237,7 @@ class LookAhead:
         return self.transcriber().transcribe(request), start, end
 
     def _hear_cached(
-        self, episode_id: int, chunk: _Chunk, now: Listening, language: str | None
+        self, episode_id: int, chunk: _Chunk, now: NowPlaying, language: str | None
     ) -> tuple[Transcript, float, float] | None:
         assert self.dump is not None and self.scratch is not None
         held_from, held_to = next(
@@ -298,7 +285,7 @@ class LookAhead:
             end = chunk.end  # no pause that leaves a chunk: keep the plan's end
         return round(start, 3), round(end, 3)
 
-    def _cached_part(self, chunk: _Chunk, now: Listening) -> _Chunk | None:
+    def _cached_part(self, chunk: _Chunk, now: NowPlaying) -> _Chunk | None:
         """The chunk cut to what the stream's cache holds; None if that is too little."""
         held = next((b for a, b in now.cached if a <= chunk.start + 0.05 < b), None)
         if held is None:

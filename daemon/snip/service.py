@@ -15,9 +15,8 @@ from typing import Any, NoReturn
 
 from earmark.errors import EarmarkError
 from earmark.events import Event, SnipRefused, SnipSaved
-from earmark.player.state import PlayerState, Status
-from earmark.snip.capture import Capturer, NowPlaying
-from earmark.store.catalog import Catalog
+from earmark.player.state import NowPlaying
+from earmark.snip.capture import Capturer
 
 log = logging.getLogger(__name__)
 
@@ -25,43 +24,31 @@ log = logging.getLogger(__name__)
 class SnipService:
     def __init__(
         self,
-        now_playing: Callable[[], PlayerState | None],
-        catalog: Catalog,
+        now_playing: Callable[[], NowPlaying],
         capturer: Capturer,
         announce: Callable[[Event], None],
         data_dir: Path,
     ) -> None:
         self.now_playing = now_playing
-        self.catalog = catalog
         self.capturer = capturer
         self.announce = announce
         self.data_dir = data_dir
 
     def snip(self, source: str, pressed: float | None = None) -> dict[str, Any]:
         """Save the moment of the press (monotonic ``pressed``; default now)."""
-        state = self.now_playing()
-        if state is None:
-            self._refuse("the player is not ready yet", source)
-        playing_source = state.source
-        if not playing_source:
+        playing = self.now_playing()
+        if not playing.source:
             self._refuse("nothing is playing, so there is no moment to save", source)
-        if pressed is not None and state.status == Status.PLAYING:
+        if pressed is not None and playing.playing:
             # a gesture is known only after its double-press window: go back to the press
-            late = max(0.0, time.monotonic() - pressed) * state.speed
-            state = dataclasses.replace(state, position=max(0.0, state.position - late))
-        episode = self.catalog.episode(state.episode_id) if state.episode_id else None
-        playing = NowPlaying(
-            playing_source,
-            state.position,
-            state.duration,
-            state.episode_id,
-            episode.podcast_title if episode else "",
-            episode.title if episode else Path(playing_source).name,
-        )
+            late = max(0.0, time.monotonic() - pressed) * playing.speed
+            playing = dataclasses.replace(playing, position=max(0.0, playing.position - late))
         try:
             highlight, new = self.capturer.capture(playing, source)
         except sqlite3.Error as exc:
-            log.error("snip not saved at %.1f s: the database refused it (%s)", state.position, exc)
+            log.error(
+                "snip not saved at %.1f s: the database refused it (%s)", playing.position, exc
+            )
             self._refuse(
                 f"the snip could not be saved: {exc}; free space in {self.data_dir}",
                 source,

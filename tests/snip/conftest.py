@@ -1,6 +1,6 @@
 """The snip pipeline in-process, on real parts: SQLite, ffmpeg, faster-whisper
 (tiny.en, loaded once per session), the job worker thread. Only the player is
-stood in for, by a ``Listening`` the test moves: the look-ahead asks it where
+stood in for, by a ``NowPlaying`` the test moves: the look-ahead asks it where
 the play head is, and that is all it asks."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from earmark.library.publisher import PublisherTranscripts
-from earmark.snip.capture import Capturer, NowPlaying
+from earmark.player.state import NowPlaying
+from earmark.snip.capture import Capturer
 from earmark.snip.lookahead import KIND as LOOKAHEAD
-from earmark.snip.lookahead import Listening, LookAhead
+from earmark.snip.lookahead import LookAhead
 from earmark.snip.pipeline import SnipPipeline
 from earmark.snip.worker import JobWorker, Runner
 from earmark.store.catalog import Catalog
@@ -84,7 +85,7 @@ class Stack:
     pipeline: SnipPipeline
     lookahead: LookAhead
     worker: JobWorker
-    now: Listening = field(default_factory=lambda: Listening(None, None, 0.0, None, False))
+    now: NowPlaying = field(default_factory=lambda: NowPlaying("", 0.0, None))
     _started: bool = False
 
     def add_episode(
@@ -115,7 +116,8 @@ class Stack:
     def play(self, episode_id: int, position: float, playing: bool = True) -> None:
         episode = self.catalog.episode(episode_id)
         assert episode is not None
-        self.now = Listening(episode_id, episode.local_path, position, episode.duration, playing)
+        source = episode.local_path or episode.source
+        self.now = NowPlaying(source, position, episode.duration, episode_id, playing=playing)
 
     def seek(self, position: float) -> None:
         self.now = replace(self.now, position=position)

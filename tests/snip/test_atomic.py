@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from earmark.player.state import NowPlaying
 from earmark.snip import clip
-from earmark.snip.capture import Capturer, NowPlaying
+from earmark.snip.capture import Capturer
 from earmark.store.database import Database
 from earmark.store.highlights import PENDING, Highlight, HighlightBook
 from earmark.store.jobs import Job, JobKind, JobQueue

@@ -19,7 +19,8 @@ import yaml
 from earmark.config.model import TranscriptionConfig
 from earmark.library.fileserver import FileServer
 from earmark.library.speech import encode, synthesize
-from earmark.snip.capture import Capturer, NowPlaying
+from earmark.player.state import NowPlaying
+from earmark.snip.capture import Capturer
 from earmark.snip.sentences import PRESS_LEAD
 from earmark.store import segments
 from earmark.transcribe.base import Transcriber
