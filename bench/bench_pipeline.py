@@ -480,7 +480,7 @@ def _playing(control: object, socket_path: Path, at_least: float) -> bool:
     except Exception:
         return False
     if player.get("status") == "playing" and player.get("position", 0) < at_least:
-        control.request(socket_path, "seek", value=at_least + 30)  # type: ignore[attr-defined]
+        control.request(socket_path, "seek", position=at_least + 30)  # type: ignore[attr-defined]
     return player.get("status") == "playing" and player.get("position", 0) >= at_least
 
 

@@ -79,7 +79,7 @@ def run() -> list[Figure]:
             e2e: list[float] = []
             bare: list[float] = []
             for position in WINDOWS:
-                control.request(socket_path, "seek", value=position)
+                assert control.request(socket_path, "seek", position=position)["ok"]
                 time.sleep(0.3)
                 began = time.perf_counter()
                 reply = control.request(socket_path, "snip")
