@@ -48,7 +48,7 @@ class InstanceLock:
             holder = _holder(fd)
             os.close(fd)
             raise InstanceLockError(
-                f"another earmark ({holder}) holds {self.path}; stop it first, "
+                f"earmark is already running ({holder} holds {self.path}); stop it first, "
                 "or give this one another data_dir"
             ) from None
         except OSError as exc:
