@@ -12,8 +12,11 @@ import os
 import subprocess
 from pathlib import Path
 
+from earmark import __version__
 from earmark.errors import ClipError
 from earmark.library.sources import is_stream
+
+CLIP_AGENT = f"earmark-clip/{__version__}"
 
 
 class Cutting:
@@ -45,9 +48,11 @@ class Cutting:
             os.close(os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         except OSError as exc:  # a file in the folder's place, no rights, no space
             raise _unwritable(out, exc) from None
+        # a stream's server sees who asks: a clip's ranged fetch says so
+        agent = ["-user_agent", CLIP_AGENT] if is_stream(source) else []
         cmd = [
             "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
-            "-ss", f"{start:.3f}", "-i", source, "-t", f"{end - start:.3f}",
+            "-ss", f"{start:.3f}", *agent, "-i", source, "-t", f"{end - start:.3f}",
             "-vn", "-map_metadata", "-1", "-map_chapters", "-1",
         ]  # fmt: skip
         if copy:
