@@ -158,8 +158,7 @@ class LookAhead:
         if refusal is not None:
             # invented words help no one: the snips of this podcast say why instead
             log.info("look-ahead skips episode=%s: %s", job.episode_id, refusal)
-            with self.db.transaction() as conn:
-                self.queue.finish(conn, job)
+            self._finish(job)
             return
         if on_it and now.duration is None:
             self._again(job, delay=1.0)  # still loading: the length is not known yet
@@ -173,16 +172,10 @@ class LookAhead:
         if chunk is None:
             # paused or left: follow() starts it again on the next play
             wait = self._idle_wait(now) if on_it else None
-            with self.db.transaction() as conn:
-                self.queue.finish(conn, job)
-                if wait is not None:  # ahead by ``horizon``: go on as the head moves
-                    job_table.enqueue(
-                        conn,
-                        KIND,
-                        episode_id=job.episode_id,
-                        priority=job_table.LOOKAHEAD_PRIORITY,
-                        delay=wait,
-                    )
+            if wait is None:
+                self._finish(job)
+            else:  # ahead by ``horizon``: go on as the head moves
+                self._again(job, delay=wait)
             return
         episode_id = job.episode_id or 0
         try:
@@ -298,6 +291,10 @@ class LookAhead:
         if chunk.end - chunk.start < self.min_stream_chunk and not at_end:
             return None
         return chunk
+
+    def _finish(self, job: Job) -> None:
+        with self.db.transaction() as conn:
+            self.queue.finish(conn, job)
 
     def _again(self, job: Job, delay: float) -> None:
         with self.db.transaction() as conn:
