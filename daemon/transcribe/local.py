@@ -47,17 +47,37 @@ MULTILINGUAL_VOCABULARY = 51865
 _LANGUAGE_TOKEN = re.compile(r"^<\|([a-z]{2,3})\|>$")
 
 
+# faster-whisper's own bound: above it a decode is "too repetitive" (a loop such as
+# "a little bit of a little bit"), so it decodes again at a higher temperature
+MAX_COMPRESSION_RATIO = 2.4
+
+
 @dataclass(frozen=True)
 class Confidence:
     """When a segment counts as low-confidence: faster-whisper's mean token
     log-probability below ``min_avg_logprob``, or its no-speech probability above
-    ``max_no_speech_prob`` (tiny.en hearing German: -1.1, "Open the heat.")."""
+    ``max_no_speech_prob`` (tiny.en hearing German: -1.1, "Open the heat."); or it is
+    too repetitive; or it is a sample: greedy decoding failed faster-whisper's own
+    checks and the words come from the temperature fallback, which can invent
+    fluent English out of German with any log-probability (tiny.en on German: every
+    segment sampled, some at -0.9)."""
 
     min_avg_logprob: float = -1.0
     max_no_speech_prob: float = 0.6
 
-    def doubts(self, avg_logprob: float, no_speech_prob: float) -> bool:
-        return avg_logprob < self.min_avg_logprob or no_speech_prob > self.max_no_speech_prob
+    def doubts(
+        self,
+        avg_logprob: float,
+        no_speech_prob: float,
+        compression_ratio: float = 0.0,
+        temperature: float | None = 0.0,
+    ) -> bool:
+        return (
+            avg_logprob < self.min_avg_logprob
+            or no_speech_prob > self.max_no_speech_prob
+            or compression_ratio > MAX_COMPRESSION_RATIO
+            or (temperature or 0.0) > 0.0
+        )
 
 
 def pinned_model_path() -> Path:
@@ -335,7 +355,10 @@ def _segments(
         if not text:
             continue
         doubted = confidence is not None and confidence.doubts(
-            float(piece.avg_logprob), float(piece.no_speech_prob)
+            float(piece.avg_logprob),
+            float(piece.no_speech_prob),
+            float(piece.compression_ratio),
+            piece.temperature,
         )
         words = tuple(
             Word(_at(w.start, offset), _at(w.end, offset), w.word.strip(), doubted)

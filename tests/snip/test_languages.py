@@ -88,10 +88,6 @@ def test_german_podcast_with_an_english_only_model_keeps_its_clip_without_invent
     assert not stack.db.query("SELECT 1 FROM transcript_segments")
 
 
-@pytest.mark.skip(
-    reason="not deterministic: on German speech faster-whisper falls back to sampling, and "
-    "a sample is sometimes confident (failed 3 runs in about 12); open, see the README"
-)
 def test_german_speech_in_a_feed_without_a_language_makes_no_takeaways(
     stack: Stack, tmp_path: Path, served: tuple[Path, FileServer]
 ) -> None:
@@ -100,20 +96,17 @@ def test_german_speech_in_a_feed_without_a_language_makes_no_takeaways(
 
     done = stack.settled(stack.snip(episode_id, 25.0).id)
 
-    # tiny.en heard something; whatever it doubted is marked and is never a takeaway.
-    # (How much it doubts varies: faster-whisper falls back to sampling on this
-    # speech, and a sample can come out confident: see the README's languages.)
+    # tiny.en hears English in German only by sampling (greedy decoding fails
+    # faster-whisper's own checks), so it doubts most of what it heard
     assert done.status == DONE
     assert done.clip_path and Path(done.clip_path).exists()
-    assert done.transcript and done.transcript_source == "faster-whisper"
-    assert done.payload("testbox").low_confidence == list(done.low_confidence)
-    for doubted in done.low_confidence:
-        assert doubted in done.transcript
-        assert not any(doubted in point for point in (*done.takeaways, done.title or ""))
+    assert done.transcript is None and done.transcript_source is None
+    assert done.transcript_unavailable and "the model doubted" in done.transcript_unavailable
+    assert done.takeaways == () and done.title is None
+    assert done.payload("testbox").transcript_unavailable == done.transcript_unavailable
+    # the heard words stay for later snips and search, each marked as doubted
     stored = stack.db.query("SELECT low_confidence FROM transcript_segments")
-    assert stored
-    if done.low_confidence:
-        assert any(row[0] == 1 for row in stored)
+    assert stored and sum(row[0] for row in stored) * 2 > len(stored)
 
 
 class DetectingTranscriber:

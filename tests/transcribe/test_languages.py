@@ -123,6 +123,24 @@ def test_segments_past_the_thresholds_are_marked_low_confidence(
     assert heard.segments and all(s.low_confidence for s in heard.segments)
 
 
+def test_a_sampled_or_repetitive_segment_is_doubted_whatever_its_logprob() -> None:
+    # greedy decoding failed faster-whisper's checks and a sample replaced it; or
+    # the words loop ("a little bit of a little bit"); both at a confident -0.3
+    confidence = Confidence()
+    assert not confidence.doubts(-0.3, 0.1, compression_ratio=1.5, temperature=0.0)
+    assert confidence.doubts(-0.3, 0.1, compression_ratio=1.5, temperature=0.4)
+    assert confidence.doubts(-0.3, 0.1, compression_ratio=2.6, temperature=0.0)
+
+
+def test_a_transcript_mostly_doubted_is_no_transcript() -> None:
+    from earmark.snip.stages.transcribe import mostly_doubted
+
+    text = "Open the heat. We talk about compost today and why it matters."
+    assert mostly_doubted(text, ("Open the heat.",)) is None
+    reason = mostly_doubted(text, ("Open the heat.", "We talk about compost today and why"))
+    assert reason is not None and "doubted 10 of 12 words" in reason
+
+
 def test_thresholds_come_from_config(model_path: Path) -> None:
     config = TranscriptionConfig(
         model_path=model_path, low_confidence_logprob=-0.5, low_confidence_no_speech=0.9

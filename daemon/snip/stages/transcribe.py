@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from earmark.library.sources import is_stream
@@ -79,6 +79,10 @@ class TranscribeStage:
             return
         start, end, text = self.snapped(words, highlight)
         doubted = doubted_passages(words, start, end)
+        unsure = mostly_doubted(text, doubted)
+        if unsure is not None:
+            self._unavailable(job, highlight, unsure)
+            return
         with self.store.db.transaction() as conn:
             if self.store.superseded(conn, job, highlight):
                 return
@@ -248,3 +252,18 @@ def doubted_passages(words: Transcript, start: float, end: float) -> tuple[str, 
             runs[-1].append(text)
         previous = doubted
     return tuple(" ".join(run) for run in runs)
+
+
+def mostly_doubted(text: str, doubted: Sequence[str]) -> str | None:
+    """Why a transcript is no transcript at all: the recogniser doubted most of its
+    words. That is what an English-only model hearing another language looks like
+    when the feed does not name its language (or music, or noise); the few words
+    it was sure of are no summary of the moment."""
+    total = len(text.split())
+    unsure = sum(len(passage.split()) for passage in doubted)
+    if total == 0 or unsure * 2 <= total:
+        return None
+    return (
+        f"the model doubted {unsure} of {total} words "
+        "(speech in a language it cannot transcribe, music or noise?)"
+    )
