@@ -106,14 +106,35 @@ class PlayerConfig:
 
 @dataclass(frozen=True)
 class LibraryConfig:
+    # subscribed at every start (`earmark subscribe URL` adds more)
     feeds: tuple[str, ...] = ()
     # generate and serve the bundled demo podcast (no internet needed)
     demo: bool = True
     download: bool = True
+    # each podcast is refreshed this often (jittered by a tenth, so feeds spread out)
     refresh_minutes: float = 60.0
+    # feeds fetched at once; each gets `connect_seconds` to answer and
+    # `feed_seconds` in all, so one slow server delays nothing else
+    refresh_concurrency: int = 4
+    connect_seconds: float = 10.0
+    feed_seconds: float = 60.0
+    max_feed_mb: float = 64.0
+    # the newest this many unplayed episodes of each podcast are downloaded; the rest stream
+    keep_unplayed: int = 3
+    # downloads stay within this; the oldest played go first (never one playing,
+    # partly played in the last week, or with highlights)
+    disk_budget_mb: float = 4096.0
+    max_episode_mb: float = 1024.0
 
     def __post_init__(self) -> None:
         above("refresh_minutes", self.refresh_minutes, 0)
+        between("refresh_concurrency", self.refresh_concurrency, 1, 32)
+        above("connect_seconds", self.connect_seconds, 0)
+        above("feed_seconds", self.feed_seconds, 0)
+        above("max_feed_mb", self.max_feed_mb, 0)
+        at_least("keep_unplayed", self.keep_unplayed, 0)
+        above("disk_budget_mb", self.disk_budget_mb, 0)
+        above("max_episode_mb", self.max_episode_mb, 0)
 
 
 @dataclass(frozen=True)

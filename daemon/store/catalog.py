@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from earmark.store.database import Database, utc_now
 
@@ -26,11 +28,45 @@ class StoredEpisode:
     played: bool
     # the podcast's language as its feed names it ("de"); None when it names none
     language: str | None = None
+    description: str = ""
+    enclosure_type: str = ""
+    enclosure_length: int | None = None
+    chapters_url: str | None = None
+    chapters_source: str | None = None
+    season: int | None = None
+    number: int | None = None
+    image_url: str | None = None
+    in_feed: bool = True
+    downloaded_url: str | None = None
+    last_error: str | None = None
 
     @property
     def source(self) -> str:
         """What the player opens: the downloaded file, else the stream."""
         return self.local_path or self.enclosure_url
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """One episode as its feed describes it, ready to store."""
+
+    guid: str
+    title: str
+    enclosure_url: str
+    enclosure_type: str = ""
+    enclosure_length: int | None = None
+    description: str = ""
+    published_at: str | None = None
+    duration: float | None = None
+    chapters_url: str | None = None
+    transcript_url: str | None = None
+    transcript_type: str | None = None
+    season: int | None = None
+    number: int | None = None
+    explicit: bool | None = None
+    image_url: str | None = None
+    soundbites: tuple[dict[str, Any], ...] = ()
+    persons: tuple[dict[str, Any], ...] = ()
 
 
 _EPISODE_SELECT = (
@@ -58,6 +94,17 @@ def _episode(row: sqlite3.Row) -> StoredEpisode:
         chapters=chapters,
         played=bool(row["played"]),
         language=row["podcast_language"],
+        description=row["description"],
+        enclosure_type=row["enclosure_type"],
+        enclosure_length=row["enclosure_length"],
+        chapters_url=row["chapters_url"],
+        chapters_source=row["chapters_source"],
+        season=row["season"],
+        number=row["number"],
+        image_url=row["image_url"],
+        in_feed=bool(row["in_feed"]),
+        downloaded_url=row["downloaded_url"],
+        last_error=row["last_error"],
     )
 
 
@@ -103,48 +150,114 @@ class Catalog:
         transcript_url: str | None = None,
         transcript_type: str | None = None,
     ) -> int:
-        """Insert or refresh an episode from its feed; keeps what the box learned
-        itself (download, chapters, played)."""
+        """Insert or refresh one episode (see ``save_episodes``)."""
+        record = EpisodeRecord(
+            guid,
+            title,
+            enclosure_url,
+            enclosure_type=enclosure_type,
+            description=description,
+            published_at=published_at,
+            duration=duration,
+            chapters_url=chapters_url,
+            transcript_url=transcript_url,
+            transcript_type=transcript_type,
+        )
         with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO episodes (podcast_id, guid, title, description, published_at,"
-                " enclosure_url, enclosure_type, duration, chapters_url, transcript_url,"
-                " transcript_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(podcast_id, guid) DO UPDATE SET title=excluded.title,"
-                " description=excluded.description, published_at=excluded.published_at,"
-                " enclosure_url=excluded.enclosure_url, enclosure_type=excluded.enclosure_type,"
-                " duration=coalesce(excluded.duration, duration),"
-                " chapters_url=excluded.chapters_url, transcript_url=excluded.transcript_url,"
-                " transcript_type=excluded.transcript_type",
+            return self.save_episodes(conn, podcast_id, [record])[guid]
+
+    def save_episodes(
+        self, conn: sqlite3.Connection, podcast_id: int, records: Sequence[EpisodeRecord]
+    ) -> dict[str, int]:
+        """Insert or refresh episodes from their feed, keyed by GUID, in one
+        transaction; keeps what the box learned itself (download, chapters,
+        played). Returns each GUID's episode id."""
+        conn.executemany(
+            "INSERT INTO episodes (podcast_id, guid, title, description, published_at,"
+            " enclosure_url, enclosure_type, enclosure_length, duration, chapters_url,"
+            " transcript_url, transcript_type, season, number, explicit, image_url,"
+            " soundbites_json, persons_json, in_feed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+            " ON CONFLICT(podcast_id, guid) DO UPDATE SET title=excluded.title,"
+            " description=excluded.description, published_at=excluded.published_at,"
+            " enclosure_url=excluded.enclosure_url, enclosure_type=excluded.enclosure_type,"
+            " enclosure_length=excluded.enclosure_length,"
+            " duration=coalesce(excluded.duration, duration),"
+            " chapters_url=excluded.chapters_url, transcript_url=excluded.transcript_url,"
+            " transcript_type=excluded.transcript_type, season=excluded.season,"
+            " number=excluded.number, explicit=excluded.explicit, image_url=excluded.image_url,"
+            " soundbites_json=excluded.soundbites_json, persons_json=excluded.persons_json,"
+            " in_feed=1",
+            [
                 (
                     podcast_id,
-                    guid,
-                    title,
-                    description,
-                    published_at,
-                    enclosure_url,
-                    enclosure_type,
-                    duration,
-                    chapters_url,
-                    transcript_url,
-                    transcript_type,
-                ),
-            )
-            row = conn.execute(
-                "SELECT id FROM episodes WHERE podcast_id = ? AND guid = ?", (podcast_id, guid)
-            ).fetchone()
-        return int(row[0])
+                    r.guid,
+                    r.title,
+                    r.description,
+                    r.published_at,
+                    r.enclosure_url,
+                    r.enclosure_type,
+                    r.enclosure_length,
+                    r.duration,
+                    r.chapters_url,
+                    r.transcript_url,
+                    r.transcript_type,
+                    r.season,
+                    r.number,
+                    None if r.explicit is None else int(r.explicit),
+                    r.image_url,
+                    json.dumps(list(r.soundbites)) if r.soundbites else None,
+                    json.dumps(list(r.persons)) if r.persons else None,
+                )
+                for r in records
+            ],
+        )
+        rows = conn.execute(
+            "SELECT guid, id FROM episodes WHERE podcast_id = ?", (podcast_id,)
+        ).fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
 
-    def set_download(self, episode_id: int, local_path: str | None) -> None:
+    def left_feed(self, conn: sqlite3.Connection, podcast_id: int, kept: Collection[int]) -> int:
+        """Mark the podcast's episodes not in ``kept`` as gone from its feed (never
+        deleted: positions and highlights stay attached); how many are marked."""
+        rows = conn.execute(
+            "SELECT id FROM episodes WHERE podcast_id = ? AND in_feed = 1", (podcast_id,)
+        ).fetchall()
+        gone = [(int(r[0]),) for r in rows if int(r[0]) not in kept]
+        conn.executemany("UPDATE episodes SET in_feed = 0 WHERE id = ?", gone)
+        return len(gone)
+
+    def set_download(
+        self, episode_id: int, local_path: str | None, from_url: str | None = None
+    ) -> None:
+        """The episode's downloaded file (None: deleted) and the enclosure URL it came from."""
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE episodes SET local_path = ? WHERE id = ?", (local_path, episode_id)
+                "UPDATE episodes SET local_path = ?, downloaded_url = ?, downloaded_at = ?,"
+                " last_error = NULL WHERE id = ?",
+                (
+                    local_path,
+                    from_url if local_path else None,
+                    utc_now() if local_path else None,
+                    episode_id,
+                ),
             )
 
-    def set_chapters(self, episode_id: int, chapters: list[tuple[float, str]]) -> None:
+    def set_episode_error(self, episode_id: int, error: str | None) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE episodes SET last_error = ? WHERE id = ?", (error, episode_id))
+
+    def set_chapters(
+        self, episode_id: int, chapters: Sequence[tuple[float, str]], source: str | None = None
+    ) -> None:
+        """The episode's chapters and where they came from (podcast:chapters,
+        podlove, id3, notes)."""
         data = json.dumps([{"start": s, "title": t} for s, t in chapters])
         with self.db.transaction() as conn:
-            conn.execute("UPDATE episodes SET chapters_json = ? WHERE id = ?", (data, episode_id))
+            conn.execute(
+                "UPDATE episodes SET chapters_json = ?, chapters_source = ? WHERE id = ?",
+                (data, source, episode_id),
+            )
 
     def set_podcast_speed(self, podcast_id: int, speed: float | None) -> None:
         with self.db.transaction() as conn:
@@ -162,9 +275,20 @@ class Catalog:
         rows = self.db.query(f"{_EPISODE_SELECT} WHERE e.id = ?", (episode_id,))
         return _episode(rows[0]) if rows else None
 
-    def episodes(self, unplayed_only: bool = False) -> list[StoredEpisode]:
-        where = "WHERE e.played = 0" if unplayed_only else ""
-        rows = self.db.query(f"{_EPISODE_SELECT} {where} ORDER BY e.published_at DESC, e.id DESC")
+    def episodes(
+        self, unplayed_only: bool = False, podcast_id: int | None = None
+    ) -> list[StoredEpisode]:
+        """The subscribed podcasts' episodes (or one podcast's, subscribed or not),
+        newest first."""
+        where = ["p.subscribed = 1"] if podcast_id is None else ["e.podcast_id = ?"]
+        if unplayed_only:
+            where.append("e.played = 0")
+        params = () if podcast_id is None else (podcast_id,)
+        rows = self.db.query(
+            f"{_EPISODE_SELECT} WHERE {' AND '.join(where)}"
+            " ORDER BY e.published_at DESC, e.id DESC",
+            params,
+        )
         return [_episode(r) for r in rows]
 
     def save_position(self, episode_id: int, position: float, duration: float | None) -> None:
