@@ -16,6 +16,8 @@ from earmark.library.demo import DemoShow, build_demo, build_demo_show
 from earmark.library.fileserver import FileServer
 from earmark.sync.broker import free_port
 
+from .servers import Site, serve
+
 
 @pytest.fixture(scope="session")
 def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -107,3 +109,10 @@ def cutting_server() -> Iterator[CuttingServer]:
     yield state
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A real HTTP server whose routes the test writes (see ``servers.py``)."""
+    with serve() as served:
+        yield served
