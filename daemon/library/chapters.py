@@ -1,24 +1,53 @@
-"""Episode chapters: from a Podcasting 2.0 JSON chapters file, or embedded in
-the audio file (ID3 CHAP, MP4 chapters) as ffprobe reads them."""
+"""Episode chapters: from a Podcasting 2.0 JSON chapters file, Podlove Simple
+Chapters (in the feed or in a document of their own), timestamps in the show
+notes, or embedded in the audio file (ID3 CHAP, MP4 chapters) as ffprobe reads
+them."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
+import re
 import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from earmark.errors import FeedError
 from earmark.library.download import DownloadError, fetch_bytes
+from earmark.library.sanitize import plain_text
 
 # one chapter type for the whole speaker: the player's
 from earmark.player.state import Chapter
 
-__all__ = ["Chapter", "embedded_chapters", "fetch_chapters", "parse_chapters_json"]
+__all__ = [
+    "Chapter",
+    "chapters_from_notes",
+    "embedded_chapters",
+    "fetch_chapters",
+    "parse_chapters_json",
+    "parse_podlove",
+    "podlove_chapters",
+]
 
 log = logging.getLogger(__name__)
+
+PSC_NS = "http://podlove.org/simple-chapters"
+MAX_TITLE = 1000
+MAX_CHAPTERS = 1000
+MAX_NOTES_LINES = 5000
+# Normal Play Time as Podlove uses it: "01:35:52", "7:48", "35:12.250", "37"
+_NPT = re.compile(r"^(?:npt:)?(?:(?:(\d+):)?(\d{1,2}):)?(\d{1,2}|\d+(?=$|\.))(\.\d+)?$")
+# a line break in HTML show notes
+_BREAK = re.compile(r"<\s*/?\s*(?:br|p|li|div|h[1-6]|tr)\b[^>]*>", re.IGNORECASE)
+# "(04:32) Title", "04:32 - Title", "1:09:35 Title", "[00:12:05] Title", "• 12:05 Title"
+_NOTES_LINE = re.compile(
+    r"^[\s•·*–—-]*[(\[]?((?:\d{1,2}:)?\d{1,2}:\d{2})[)\]]?"
+    r"(?:\s*[-–—:|]\s*|\s+)(?![ap]\.?m\b)(\S.*)$",
+    re.IGNORECASE,
+)
 
 
 def fetch_chapters(url: str, timeout: float = 30.0) -> list[Chapter]:
@@ -48,6 +77,107 @@ def parse_chapters_json(data: bytes | str, source: str = "chapters") -> list[Cha
             continue
         chapters.setdefault(chapter.start, chapter)  # the first of two at one time wins
     return sorted(chapters.values(), key=lambda c: c.start)
+
+
+def npt_seconds(text: object) -> float | None:
+    """Seconds from a Podlove time ("00:01:02.500", "3:07", "37"), else None."""
+    if not isinstance(text, str):
+        return None
+    match = _NPT.match(text.strip())
+    if not match:
+        return None
+    hours, minutes, whole, fraction = match.groups()
+    if minutes is not None and hours is not None and int(minutes) >= 60:
+        return None
+    if minutes is not None and int(whole) >= 60:
+        return None
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(whole + (fraction or ""))
+
+
+def podlove_chapters(marks: Iterable[tuple[object, object]]) -> list[Chapter]:
+    """Chapters from Podlove (start, title) pairs, sorted by start; a mark
+    without a readable start is dropped, the first of two at one time wins."""
+    chapters: dict[float, Chapter] = {}
+    for n, (start, title) in enumerate(marks):
+        if n >= MAX_CHAPTERS:
+            break
+        seconds = npt_seconds(start)
+        if seconds is None:
+            log.debug("podlove chapter dropped start=%.40r", start)
+            continue
+        text = plain_text(title, MAX_TITLE) if isinstance(title, str) else ""
+        chapters.setdefault(seconds, Chapter(seconds, text))
+    return sorted(chapters.values(), key=lambda c: c.start)
+
+
+def parse_podlove(data: bytes | str, source: str = "chapters") -> list[Chapter]:
+    """Chapters from an external Podlove Simple Chapters document: the XML
+    ``<psc:chapters>`` of the specification, or the JSON list Podlove's tools
+    write (``[{"start": "00:01:02.500", "title": "..."}]``)."""
+    text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
+    text = text.lstrip("\ufeff \t\r\n")
+    if text.startswith(("[", "{")):
+        return _podlove_json(text, source)
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise FeedError(f"{source} declares a DOCTYPE; refused as Podlove chapters")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise FeedError(f"{source} is not valid Podlove chapters XML ({exc})") from None
+    marks = [
+        (element.get("start"), element.get("title"))
+        for element in root.iter()
+        if element.tag in (f"{{{PSC_NS}}}chapter", "chapter")
+    ]
+    if not marks:
+        raise FeedError(f"{source} holds no Podlove chapters (no psc:chapter)")
+    return podlove_chapters(marks)
+
+
+def _podlove_json(text: str, source: str) -> list[Chapter]:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise FeedError(f"{source} is not valid JSON chapters ({exc})") from None
+    if isinstance(document, dict):
+        document = document.get("chapters")
+    if not isinstance(document, list):
+        raise FeedError(f"{source} is not Podlove JSON chapters (no list of chapters)")
+    return podlove_chapters(
+        (entry.get("start"), entry.get("title")) for entry in document if isinstance(entry, dict)
+    )
+
+
+def chapters_from_notes(text: str) -> list[Chapter]:
+    """Chapters from timestamps that start lines of show notes (plain text or
+    HTML): "(04:32) Title", "04:32 - Title", "[1:09:35] Title", "• 12:05 Title".
+
+    Only a list counts: at least two such lines whose times increase; a time
+    inside a sentence ("at 3:30 pm we") is not a chapter."""
+    lines = _BREAK.sub("\n", text).splitlines()[:MAX_NOTES_LINES]
+    found: list[Chapter] = []
+    for line in lines:
+        if ":" not in line:
+            continue
+        match = _NOTES_LINE.match(plain_text(line, MAX_TITLE + 16))
+        start = _clock_seconds(match.group(1)) if match else None
+        if match is None or start is None:
+            continue
+        found.append(Chapter(start, match.group(2).strip()))
+    if len(found) < 2 or any(b.start <= a.start for a, b in zip(found, found[1:], strict=False)):
+        return []
+    return found[:MAX_CHAPTERS]
+
+
+def _clock_seconds(stamp: str) -> float | None:
+    """Seconds from "1:09:35" / "04:32"; None when minutes or seconds pass 59."""
+    parts = [int(p) for p in stamp.split(":")]
+    if parts[-1] >= 60 or (len(parts) == 3 and parts[1] >= 60):
+        return None
+    total = 0
+    for part in parts:
+        total = total * 60 + part
+    return float(total)
 
 
 def embedded_chapters(audio: Path) -> list[Chapter]:

@@ -11,9 +11,11 @@ import pytest
 from earmark.errors import FeedError
 from earmark.library.chapters import (
     Chapter,
+    chapters_from_notes,
     embedded_chapters,
     fetch_chapters,
     parse_chapters_json,
+    parse_podlove,
 )
 from earmark.library.fileserver import FileServer
 
@@ -102,3 +104,98 @@ def test_unreadable_audio_is_a_one_line_error(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not audio")
     with pytest.raises(FeedError, match=r"^cannot read chapters of .*junk.mp3: [^\n]+$"):
         embedded_chapters(junk)
+
+
+PODLOVE_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<psc:chapters version="1.2" xmlns:psc="http://podlove.org/simple-chapters">
+  <psc:chapter start="00:00:00.000" title="Welcome"/>
+  <psc:chapter start="8:26.250" title="Podlove &amp; WordPress" href="http://podlove.org/"/>
+  <psc:chapter start="3:07" title="Introducing Podlove"/>
+  <psc:chapter start="1:02:03.5" title="&lt;b&gt;Resumée&lt;/b&gt;"/>
+  <psc:chapter start="soon" title="No time"/>
+</psc:chapters>"""
+
+
+def test_podlove_chapters_xml_is_read_in_normal_play_time() -> None:
+    assert parse_podlove(PODLOVE_XML.encode()) == [
+        Chapter(0.0, "Welcome"),
+        Chapter(187.0, "Introducing Podlove"),
+        Chapter(506.25, "Podlove & WordPress"),
+        Chapter(3723.5, "Resumée"),
+    ]
+
+
+def test_podlove_chapters_json_is_read() -> None:
+    data = json.dumps(
+        [{"start": "00:00:00.000", "title": "Intro"}, {"start": "00:01:59.000", "title": "Podlove"}]
+    )
+    assert parse_podlove(data) == [Chapter(0.0, "Intro"), Chapter(119.0, "Podlove")]
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        ("<html><body>Not chapters</body></html>", "no Podlove chapters"),
+        ("<psc:chapters", "not valid Podlove chapters XML"),
+        ('<!DOCTYPE x [<!ENTITY a "b">]><chapters/>', "DOCTYPE"),
+        ('{"version": 1}', "no list of chapters"),
+    ],
+)
+def test_unreadable_podlove_chapters_are_a_one_line_error(data: str, why: str) -> None:
+    with pytest.raises(FeedError, match=why) as error:
+        parse_podlove(data)
+    assert "\n" not in str(error.value)
+
+
+LENNY_NOTES = (
+    "In this episode, we discuss:\n"
+    "• Why most PMs ship too late\n"
+    "—\n"
+    "Where to find Shreyas:\n• X: https://x.com/shreyas\n\n"
+    "In this episode, we cover:\n"
+    "(00:00) Introduction to Shreyas\n"
+    "(04:32) Why most PMs get prioritization wrong\n"
+    "(18:10) The LNO framework\n"
+    "(1:09:35) Lightning round\n"
+    "Referenced: at 3:30 pm we recorded a bonus\n"
+)
+
+
+def test_show_notes_timestamps_become_chapters() -> None:
+    assert chapters_from_notes(LENNY_NOTES) == [
+        Chapter(0.0, "Introduction to Shreyas"),
+        Chapter(272.0, "Why most PMs get prioritization wrong"),
+        Chapter(1090.0, "The LNO framework"),
+        Chapter(4175.0, "Lightning round"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [
+        "04:32 - First\n12:05 – Second",
+        "[00:04:32] First\n[00:12:05] Second",
+        "• 4:32 First\n• 12:05 Second",
+        "<p>(04:32) First</p><p>(12:05) Second</p>",
+        "<p>4:32 First<br>12:05 Second<br/></p>",
+        "4:32 First &amp; more\n12:05 Second",
+    ],
+)
+def test_show_notes_timestamps_are_read_in_every_shape(notes: str) -> None:
+    assert [c.start for c in chapters_from_notes(notes)] == [272.0, 725.0]
+    assert chapters_from_notes(notes)[1].title == "Second"
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [
+        "(04:32) The only timestamp",
+        "(12:05) Later first\n(04:32) Earlier second",
+        "We met at 3:30 pm and again at 4:15 pm.\nThen at 5:00 we left.",
+        "3:30 pm we met\n4:15 pm we left",
+        "(04:99) Not a time\n(05:10) Next",
+        "",
+    ],
+)
+def test_show_notes_without_a_timestamp_list_have_no_chapters(notes: str) -> None:
+    assert chapters_from_notes(notes) == []
