@@ -3,8 +3,10 @@
 A publisher's transcript is the best source for a snip when it is timed and
 covers the window: WebVTT, SubRip (SRT) and the Podcasting 2.0 JSON format
 are. ``text/plain`` and ``text/html`` carry no times, so they can never say
-what was spoken in a window; they are rejected with ``UntimedTranscriptError``
-and the snip pipeline falls back to the next source.
+what was spoken in a window: ``parse_transcript`` rejects them with
+``UntimedTranscriptError`` (the snip pipeline falls back to the next source),
+and ``untimed_text`` gives their words as plain text for whoever wants to keep
+them (search, show notes).
 
 Cues become segments without word timings (sentence snapping then uses cue
 edges). Times are episode times.
@@ -19,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from earmark.errors import EarmarkError
+from earmark.library.sanitize import plain_text
 from earmark.transcribe.base import Segment, Transcript
 
 SOURCE = "publisher"
@@ -40,6 +43,7 @@ TIMED_TYPES = {
     "application/json": "json",
 }
 UNTIMED_TYPES = {"text/plain", "text/html"}
+MAX_UNTIMED = 4 * 1024 * 1024  # characters of an untimed transcript kept
 
 # 01:02:03.456, 02:03.456 (VTT may omit hours), 01:02:03,456 (SRT uses a comma)
 _TIMESTAMP = r"(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}"
@@ -63,6 +67,21 @@ def parse_transcript(body: str | bytes, mime_type: str) -> Transcript:
     body = body.lstrip("\ufeff")
     segments = _parse_json(body) if form == "json" else _parse_cues(body, vtt=form == "vtt")
     return Transcript(segments=tuple(sorted(segments, key=lambda s: s.start)), source=SOURCE)
+
+
+def untimed_text(body: str | bytes, mime_type: str) -> str:
+    """The words of an untimed publisher transcript (``text/plain``: as
+    written; ``text/html``: its text, tags and scripts removed), whitespace
+    collapsed, at most ``MAX_UNTIMED`` characters."""
+    kind = mime_type.split(";")[0].strip().lower()
+    if kind not in UNTIMED_TYPES:
+        raise TranscriptFormatError(f"transcript type '{mime_type}' is not plain text or HTML")
+    if isinstance(body, bytes):
+        body = body[: 4 * MAX_UNTIMED].decode("utf-8-sig", errors="replace")
+    body = body.lstrip("\ufeff")
+    if kind == "text/plain":
+        return " ".join(body[:MAX_UNTIMED].split())
+    return plain_text(body, MAX_UNTIMED)
 
 
 def seconds(stamp: str) -> float:
