@@ -10,8 +10,18 @@ from pathlib import Path
 import pytest
 
 from earmark.errors import FeedError
-from earmark.library.feeds import PublisherTranscript, fetch_feed, parse_duration, parse_feed
+from earmark.library.chapters import Chapter
+from earmark.library.feeds import (
+    Person,
+    PublisherTranscript,
+    Soundbite,
+    choose_transcript,
+    fetch_feed,
+    parse_duration,
+    parse_feed,
+)
 from earmark.library.fileserver import FileServer
+from earmark.library.transcripts import TranscriptFormatError, parse_transcript, untimed_text
 
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -88,7 +98,7 @@ def test_every_publisher_transcript_is_kept() -> None:
     [episode] = parse_feed(feed(RICH_ITEM), "u").episodes
     assert episode.transcripts == (
         PublisherTranscript("https://trains.example/1.vtt", "text/vtt", "en"),
-        PublisherTranscript("https://trains.example/1.srt", "application/srt", None),
+        PublisherTranscript("https://trains.example/1.srt", "application/srt", None, "captions"),
     )
 
 
@@ -257,19 +267,165 @@ def test_the_podcast_language_is_read_as_a_code(tag: str | None, code: str | Non
 
 
 def test_refresh_stores_the_podcast_language_with_its_episodes(tmp_path: Path) -> None:
+    from earmark.config.model import LibraryConfig
     from earmark.library.subscriptions import Subscriptions
     from earmark.store.catalog import Catalog
     from earmark.store.database import Database
+    from earmark.store.podcasts import Podcasts
 
     path = tmp_path / "feed.xml"
     path.write_text(HEAD + "<language>de-AT</language>" + item() + TAIL)
     db = Database(tmp_path / "earmark.db")
     catalog = Catalog(db)
-    Subscriptions(catalog, tmp_path / "downloads", download_audio=False).refresh(path.as_uri())
+    podcasts = Podcasts(db)
+    subscriptions = Subscriptions(db, catalog, podcasts, LibraryConfig())
+    subscriptions.subscribe(path.as_uri())
     (episode,) = catalog.episodes()
     assert episode.language == "de"
     path.write_text(HEAD + item() + TAIL)  # the publisher drops the tag: no longer known
-    Subscriptions(catalog, tmp_path / "downloads", download_audio=False).refresh(path.as_uri())
+    (podcast,) = podcasts.all()
+    subscriptions.refresh(podcast)
     (episode,) = catalog.episodes()
     assert episode.language is None
     db.close()
+
+
+PODCASTING_20 = (
+    '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+    ' xmlns:podcast="https://podcastindex.org/namespace/1.0"'
+    ' xmlns:atom="http://www.w3.org/2005/Atom" xmlns:psc="http://podlove.org/simple-chapters">'
+    "<channel><title>Night Trains</title>"
+    "<podcast:guid>917393e3-1b1e-5cef-ace4-edaa54e1f810</podcast:guid>"
+    "<itunes:explicit>false</itunes:explicit>"
+    "<itunes:new-feed-url>https://moved.example/feed.xml</itunes:new-feed-url>"
+    "<item><title>Vienna to Rome</title><guid>ep1</guid>"
+    '<enclosure url="https://trains.example/1.mp3" type="audio/mpeg" length="1234"/>'
+    "<itunes:season>2</itunes:season><itunes:episode>7</itunes:episode>"
+    "<itunes:explicit>yes</itunes:explicit>"
+    '<itunes:image href="https://trains.example/1.jpg"/>'
+    '<podcast:soundbite startTime="73.0" duration="60.0">The Alps at dawn</podcast:soundbite>'
+    '<podcast:soundbite startTime="1234.5" duration="42.25"/>'
+    '<podcast:soundbite startTime="later" duration="10"/>'
+    '<podcast:person role="guest" group="writing" href="https://ada.example/"'
+    ' img="https://ada.example/ada.jpg">Ada Rail</podcast:person>'
+    "<podcast:person>Bo Sleeper</podcast:person>"
+    '<atom:link rel="http://podlove.org/simple-chapters" href="/chapters/1.psc"/>'
+    '<psc:chapters version="1.2"><psc:chapter start="0" title="Welcome"/>'
+    '<psc:chapter start="00:01:02.500" title="Brenner"/></psc:chapters>'
+    "<description>&lt;p&gt;(00:00) Departure&lt;br&gt;(12:05) Brenner pass&lt;/p&gt;</description>"
+    "</item>"
+    "<item><title>Rome to Naples</title><guid>ep2</guid>"
+    '<enclosure url="https://trains.example/2.mp3" type="audio/mpeg"/>'
+    "<podcast:season>3</podcast:season><podcast:episode>12</podcast:episode>"
+    '<podcast:images srcset="https://trains.example/2-600.jpg 600w,'
+    ' https://trains.example/2-1500.jpg 1500w"/>'
+    "</item></channel></rss>"
+)
+
+
+def test_podcasting_20_channel_fields_are_read() -> None:
+    parsed = parse_feed(PODCASTING_20.encode(), "https://trains.example/feed.xml")
+    assert parsed.podcast_guid == "917393e3-1b1e-5cef-ace4-edaa54e1f810"
+    assert parsed.explicit is False
+    assert parsed.new_url == "https://moved.example/feed.xml"
+    assert parsed.duplicate_guids == 0
+
+
+def test_podcasting_20_episode_fields_are_read() -> None:
+    first, second = parse_feed(PODCASTING_20.encode(), "https://trains.example/feed.xml").episodes
+    assert (first.season, first.number, first.explicit) == (2, 7, True)
+    assert first.image == "https://trains.example/1.jpg"
+    assert first.soundbites == (
+        Soundbite(73.0, 60.0, "The Alps at dawn"),
+        Soundbite(1234.5, 42.25, ""),
+    )
+    assert first.persons == (
+        Person(
+            "Ada Rail", "guest", "writing", "https://ada.example/", "https://ada.example/ada.jpg"
+        ),
+        Person("Bo Sleeper", "host", "cast", None, None),
+    )
+    assert first.chapters == (Chapter(0.0, "Welcome"), Chapter(62.5, "Brenner"))
+    assert first.podlove_chapters_url == "https://trains.example/chapters/1.psc"
+    assert first.notes_chapters == (Chapter(0.0, "Departure"), Chapter(725.0, "Brenner pass"))
+    assert (second.season, second.number, second.explicit) == (3, 12, None)
+    assert second.image == "https://trains.example/2-1500.jpg"
+    assert (second.soundbites, second.persons, second.chapters) == ((), (), ())
+
+
+def test_podcasting_20_fields_survive_a_broken_feed() -> None:
+    broken = PODCASTING_20.replace("Rome to Naples", "Rome & Naples").encode()
+    first, second = parse_feed(broken, "https://trains.example/feed.xml").episodes
+    assert second.title == "Rome & Naples"
+    assert (first.season, first.number, first.image) == (2, 7, "https://trains.example/1.jpg")
+    assert first.chapters == (Chapter(0.0, "Welcome"), Chapter(62.5, "Brenner"))
+    assert first.podlove_chapters_url == "https://trains.example/chapters/1.psc"
+
+
+@pytest.mark.parametrize(
+    "moved", ["file:///etc/feed.xml", "javascript:alert(1)", "ftp://moved.example/feed.xml"]
+)
+def test_a_new_feed_url_that_is_not_http_is_ignored(moved: str) -> None:
+    data = PODCASTING_20.replace("https://moved.example/feed.xml", moved).encode()
+    assert parse_feed(data, "https://trains.example/feed.xml").new_url is None
+
+
+def transcript(
+    kind: str, language: str | None = None, rel: str | None = None
+) -> PublisherTranscript:
+    return PublisherTranscript(f"https://t.example/{kind.replace('/', '-')}", kind, language, rel)
+
+
+@pytest.mark.parametrize(
+    ("offered", "language", "chosen"),
+    [
+        # timed before untimed, JSON before VTT before SRT
+        (["text/plain", "text/html", "application/srt", "text/vtt"], None, "text/vtt"),
+        (["text/srt", "application/json", "text/vtt"], "en", "application/json"),
+        (["text/plain", "text/html"], None, "text/html"),
+        (["text/srt"], "de", "text/srt"),
+        (["application/x-subrip", "text/plain"], "de", "application/x-subrip"),
+    ],
+)
+def test_choose_transcript_prefers_timed_formats(
+    offered: list[str], language: str | None, chosen: str
+) -> None:
+    picked = choose_transcript([transcript(kind) for kind in offered], language)
+    assert picked is not None and picked.type == chosen
+
+
+def test_choose_transcript_prefers_the_podcasts_language_over_timing() -> None:
+    offered = [
+        transcript("application/json", "en"),
+        transcript("text/html", "de-DE"),
+        transcript("text/vtt", None),
+    ]
+    assert choose_transcript(offered, "de") == offered[1]
+    assert choose_transcript(offered, "fr") == offered[2]  # unsaid beats another language
+    assert choose_transcript(offered, None) == offered[0]
+
+
+def test_choose_transcript_counts_captions_as_timed() -> None:
+    offered = [transcript("text/plain"), transcript("text/html", rel="captions")]
+    assert choose_transcript(offered, None) == offered[1]
+
+
+def test_choose_transcript_skips_formats_it_cannot_read() -> None:
+    assert choose_transcript([transcript("application/pdf")], "en") is None
+    assert choose_transcript([], "en") is None
+
+
+@pytest.mark.parametrize("mime", ["text/srt", "application/srt", "application/x-subrip"])
+def test_srt_transcripts_are_read_under_every_type(mime: str) -> None:
+    body = "1\r\n00:00:01,000 --> 00:00:02,500\r\nAll aboard\r\n\r\n"
+    assert [(s.start, s.end, s.text) for s in parse_transcript(body, mime).segments] == [
+        (1.0, 2.5, "All aboard")
+    ]
+
+
+def test_untimed_transcripts_are_read_as_text() -> None:
+    html = b"<html><body><p>All aboard &amp; away</p><script>steal()</script><p>to Rome</p>"
+    assert untimed_text(html, "text/html; charset=utf-8") == "All aboard & away to Rome"
+    assert untimed_text("All\n\naboard  <b>", "text/plain") == "All aboard <b>"
+    with pytest.raises(TranscriptFormatError):
+        untimed_text("WEBVTT", "text/vtt")
