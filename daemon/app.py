@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from typing import Any
 
 from earmark import device, doctor
 from earmark.actions import InputEvent
@@ -35,10 +34,8 @@ from earmark.events import (
     Listener,
     OnLoop,
 )
-from earmark.library.publisher import PublisherTranscripts
-from earmark.library.refresher import Refresher
-from earmark.library.subscriptions import Subscriptions
-from earmark.playback import Feedback, Playback
+from earmark.library.service import Library
+from earmark.playback import Feedback, Playback, PlayWhenStocked
 from earmark.player.mpv_player import audio_devices
 from earmark.runtime import fewer_malloc_arenas
 from earmark.single_instance import InstanceLock
@@ -88,6 +85,10 @@ class Speaker:
         self.transcriber = TranscriberOnDemand(config.transcription)
         playing = dataclasses.replace(config, player=choose_output(config.player))
         self.playback = Playback(playing, self.catalog, self.on_loop, announce)
+        playing_episode = lambda: self.playback.now_playing().episode_id  # noqa: E731
+        self.library = Library(
+            config.library, self.db, self.catalog, config.data_dir, announce, playing_episode
+        )
         self.pipeline = SnipPipeline(
             self.db,
             self.book,
@@ -97,7 +98,7 @@ class Speaker:
             build_summarizer(config.takeaways),
             config.data_dir / "clips",
             snap_to_sentences=config.snip.snap_to_sentences,
-            publisher_words=PublisherTranscripts(self.db, self.catalog).ensure,
+            publisher_words=self.library.transcripts.ensure,
         )
         self.lookahead = LookAhead(
             self.db,
@@ -124,6 +125,7 @@ class Speaker:
             self.book,
             self.jobs,
             self.snips,
+            self.library,
             self.status.report,
             self.worker.notify,
         )
@@ -140,11 +142,9 @@ class Speaker:
         self.remote = RemoteCommands(
             self.commands, lambda topic, payload: self.link.publish(topic, payload), self.on_loop
         )
-        self.control = ControlServer(config.socket_path, self.handle_control)
-        subscriptions = Subscriptions(
-            self.catalog, config.data_dir / "episodes", config.library.download
+        self.control = ControlServer(
+            config.socket_path, lambda command, args: self.commands.answer(command, args, "cli")
         )
-        self.refresher = Refresher(config.library, subscriptions, config.data_dir, announce)
         self.broker: LocalBroker | None = None
         self.inputs: device.Inputs | None = None
         self.systemd = SystemdNotifier()
@@ -155,6 +155,7 @@ class Speaker:
             OutboxWake(self.relay.notify),
             WorkerWake(self.worker, self.lookahead),
             Feedback(self.playback),
+            PlayWhenStocked(self.playback),
             self.status,
             self.systemd,
         ):
@@ -182,7 +183,7 @@ class Speaker:
         if self.inputs.light is not None:
             self.register(LightPolicy(self.inputs.light))
         self.inputs.start()
-        self._tasks = [loop.create_task(self.refresher.run(self.playback.autoplay_at_start))]
+        self._tasks = [loop.create_task(self.library.run(self.playback.autoplay_at_start))]
         self.systemd.ready()
         log.info("earmark started device=%s data=%s", self.config.device_id, self.config.data_dir)
 
@@ -198,16 +199,13 @@ class Speaker:
         self.worker.stop()
         self.relay.stop(flush_seconds=2.0)
         self.link.stop()
-        self.refresher.stop()
+        self.library.stop()
         if self.broker is not None:
             self.broker.close()
         self.transcriber.close()
         self.bus.detach()
         self.db.close()
         log.info("earmark stopped")
-
-    async def handle_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
-        return self.commands.run(command, args, "cli")
 
     def on_input(self, event: InputEvent) -> None:
         """An input adapter's thread: hand over to the loop."""

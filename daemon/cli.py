@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from earmark import __version__, config
+from earmark.cli_library import add_commands as add_library_commands
 from earmark.errors import EarmarkError, NotRunningError
 
 Command = Callable[[argparse.Namespace], int]
@@ -32,11 +33,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return app.run(cfg)
 
 
-def _request(args: argparse.Namespace, command: str, **params: Any) -> dict[str, Any]:
+def _request(
+    args: argparse.Namespace, command: str, timeout: float = 10.0, **params: Any
+) -> dict[str, Any]:
     from earmark import control
 
     cfg = _load(args)
-    reply = control.request(cfg.socket_path, command, **params)
+    reply = control.request(cfg.socket_path, command, timeout, **params)
     if not reply.get("ok"):
         raise EarmarkError(reply.get("error", "the daemon refused the command"))
     return reply
@@ -107,13 +110,6 @@ def cmd_queue(args: argparse.Namespace) -> int:
         print(f"{marker} {item['episode_id']:>4}  {item['title']}")
     if not reply["queue"]:
         print("the queue is empty")
-    return 0
-
-
-def cmd_episodes(args: argparse.Namespace) -> int:
-    for e in _request(args, "episodes")["episodes"]:
-        flags = ("played " if e["played"] else "") + ("" if e["downloaded"] else "stream")
-        print(f"{e['id']:>4}  {e['podcast']} — {e['title']}  at {e['position']:.0f}s {flags}")
     return 0
 
 
@@ -246,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("op", nargs="?", default="list", choices=("list", "add", "remove", "move"))
     queue.add_argument("episode_id", nargs="?", type=int)
     queue.add_argument("index", nargs="?", type=int)
-    add("episodes", cmd_episodes, "list stored episodes with their ids")
+    add_library_commands(add, _request)
     reel = add("highlights", cmd_highlights, "play saved snips one after another")
     reel.add_argument("--episode", type=int, help="only this episode's")
     reel.add_argument("--podcast", help="only this podcast's (by title)")

@@ -9,12 +9,14 @@ exactly the parts it drives, never the whole speaker.
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from earmark.actions import Action, InputEvent
 from earmark.errors import EarmarkError
+from earmark.library.service import Library
 from earmark.playback import Playback
 from earmark.player.mpv_player import MAX_SPEED, MIN_SPEED
 from earmark.snip.service import SnipService
@@ -23,6 +25,8 @@ from earmark.store.highlights import HighlightBook
 from earmark.store.jobs import Job, JobQueue
 
 Reply = dict[str, Any]
+# a command that reaches the network (subscribe, refresh) answers when it is done
+Answer = Reply | Awaitable[Reply]
 
 
 class CommandError(EarmarkError):
@@ -38,6 +42,17 @@ def number(
     if (low is not None and value < low) or (high is not None and value > high):
         raise CommandError(f"'{key}' must be between {low} and {high}, got {value}")
     return float(value)
+
+
+def text(args: dict[str, Any], key: str) -> str:
+    value = args.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CommandError(f"'{key}' must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def optional_text(args: dict[str, Any], key: str) -> str | None:
+    return text(args, key) if args.get(key) is not None else None
 
 
 def whole(args: dict[str, Any], key: str) -> int:
@@ -59,6 +74,7 @@ class Commands:
         book: HighlightBook,
         jobs: JobQueue,
         snips: SnipService,
+        library: Library,
         status: Callable[[], Reply],
         wake_worker: Callable[[], None],
     ) -> None:
@@ -68,7 +84,8 @@ class Commands:
         self.jobs = jobs
         self.snips = snips
         self.wake_worker = wake_worker
-        self.table: dict[str, Callable[[dict[str, Any], str], Reply]] = {
+        self.library = library
+        self.table: dict[str, Callable[[dict[str, Any], str], Answer]] = {
             "snip": lambda a, source: snips.snip(source),
             "status": lambda a, source: status(),
             "wake": self._wake,
@@ -81,7 +98,14 @@ class Commands:
             "volume": lambda a, s: self._say(playback.set_volume(number(a, "value", 0, 100))),
             "sleep": self._sleep,
             "queue": self._queue,
-            "episodes": self._episodes,
+            "subscribe": lambda a, s: library.subscribe(text(a, "url")),
+            "unsubscribe": lambda a, s: library.unsubscribe(text(a, "podcast")),
+            "podcasts": lambda a, s: library.list_podcasts(),
+            "episodes": lambda a, s: library.list_episodes(optional_text(a, "podcast")),
+            "chapters": self._chapters,
+            "refresh": lambda a, s: library.refresh(optional_text(a, "podcast")),
+            "opml_import": lambda a, s: library.import_opml(text(a, "source")),
+            "opml_export": lambda a, s: library.export_opml(),
             "highlights": self._highlights,
             "continue": lambda a, s: self._say(playback.continue_from_here()),
         }
@@ -90,11 +114,16 @@ class Commands:
     def names(self) -> list[str]:
         return sorted({*self.table, *ALIASES, *(a.value for a in Action)})
 
-    def run(self, name: str, args: dict[str, Any], source: str) -> Reply:
+    def run(self, name: str, args: dict[str, Any], source: str) -> Answer:
         handler = self.table.get(name)
         if handler is not None:
             return handler(args, source)
         return self.act(InputEvent(self._action(name), source))
+
+    async def answer(self, name: str, args: dict[str, Any], source: str) -> Reply:
+        """``run``, waiting for a command that answers later."""
+        reply = self.run(name, args, source)
+        return await reply if inspect.isawaitable(reply) else reply
 
     def act(self, event: InputEvent) -> Reply:
         """Carry out one listener action from any input."""
@@ -154,22 +183,14 @@ class Commands:
             message = "up next"
         return {"ok": True, "message": message, "queue": playback.up_next()}
 
-    def _episodes(self, args: dict[str, Any], source: str) -> Reply:
-        catalog = self.catalog
-        return {
-            "ok": True,
-            "episodes": [
-                {
-                    "id": e.id,
-                    "podcast": e.podcast_title,
-                    "title": e.title,
-                    "played": e.played,
-                    "position": round(catalog.position(e.id), 1),
-                    "downloaded": bool(e.local_path),
-                }
-                for e in catalog.episodes()
-            ],
-        }
+    def _chapters(self, args: dict[str, Any], source: str) -> Reply:
+        """One episode's chapters: the one named, else the one playing."""
+        if "episode_id" in args:
+            return self.library.chapters(whole(args, "episode_id"))
+        playing = self.playback.now_playing().episode_id
+        if playing is None:
+            raise CommandError("nothing is playing; name an episode (see `earmark episodes`)")
+        return self.library.chapters(playing)
 
     def _highlights(self, args: dict[str, Any], source: str) -> Reply:
         """Play saved snips one after another: all, or one episode's, or one podcast's."""

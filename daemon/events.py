@@ -111,6 +111,15 @@ class LibraryChanged(Event):
 
 
 @dataclass(frozen=True)
+class EpisodeDownloaded(Event):
+    """An episode's audio is on the card (it played from its stream until now)."""
+
+    name: ClassVar[str] = "episode_downloaded"
+    episode_id: int
+    path: str
+
+
+@dataclass(frozen=True)
 class BrokerConnected(Event):
     name: ClassVar[str] = "broker_connected"
 

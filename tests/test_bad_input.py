@@ -177,6 +177,6 @@ def test_a_broken_feed_is_one_line_and_the_good_one_still_plays(
         assert status["player"]["episode"] == "Compost"
     finally:
         daemon.terminate()
-    skipped = [line for line in daemon.log.splitlines() if "feed skipped" in line]
+    skipped = [line for line in daemon.log.splitlines() if "feed not refreshed" in line]
     assert len(skipped) == 2 and all("Traceback" not in line for line in skipped)
     assert "Traceback" not in daemon.log

@@ -51,11 +51,14 @@ _NOTES_LINE = re.compile(
 
 
 def fetch_chapters(url: str, timeout: float = 30.0) -> list[Chapter]:
-    """The chapters in the Podcasting 2.0 JSON file at ``url``."""
+    """The chapters in the file at ``url``: Podcasting 2.0 JSON, or a Podlove
+    Simple Chapters document (XML or JSON). The URL comes from a feed: http(s) only."""
     try:
-        data = fetch_bytes(url, timeout=timeout, limit=5 * 1024 * 1024)
+        data = fetch_bytes(url, timeout=timeout, limit=5 * 1024 * 1024, allow_file=False)
     except DownloadError as exc:
         raise FeedError(f"cannot fetch chapters {url}: {exc.reason}") from None
+    if data.lstrip()[:1] == b"<":
+        return parse_podlove(data, url)
     return parse_chapters_json(data, url)
 
 

@@ -59,10 +59,6 @@ class OpmlFeed:
     title: str  # plain text; empty when the outline names none
 
 
-class _Stop(Exception):
-    """Raised from an expat handler to end the parse with a reason."""
-
-
 def read_opml(data: bytes, source: str = "OPML") -> list[OpmlFeed]:
     """Every podcast feed in the OPML ``data``, in document order, each URL once."""
     if len(data) > MAX_BYTES:
@@ -146,16 +142,16 @@ def _outlines(data: bytes, source: str) -> list[dict[str, str]]:
         if not root:
             root.append(name)
             if name.lower() != "opml":
-                raise _Stop(_not_opml(source, name))
+                raise OpmlError(_not_opml(source, name))
         elif name == "outline":
             outlines.append(attributes)
 
     def doctype(name: str, *_: object) -> None:
         if name.lower() == "html":
-            raise _Stop(_not_opml(source, name))
+            raise OpmlError(_not_opml(source, name))
 
     def entity(name: str, *_: object) -> None:
-        raise _Stop(
+        raise OpmlError(
             f"{source} declares XML entities (<!ENTITY {name}>), which earmark does not "
             "expand; export the subscriptions again"
         )
@@ -167,8 +163,6 @@ def _outlines(data: bytes, source: str) -> list[dict[str, str]]:
     parser.EntityDeclHandler = entity
     try:
         parser.Parse(data, True)
-    except _Stop as stop:
-        raise OpmlError(str(stop)) from None
     except expat.ExpatError as exc:
         reason = expat.errors.messages[exc.code]
         if not root:

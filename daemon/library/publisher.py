@@ -41,7 +41,8 @@ class PublisherTranscripts:
         if episode is None or not episode.transcript_url or not episode.transcript_type:
             return False
         try:
-            body = fetch_bytes(episode.transcript_url, timeout=self.timeout)
+            # the URL comes from a feed: http(s) only
+            body = fetch_bytes(episode.transcript_url, timeout=self.timeout, allow_file=False)
             transcript = parse_transcript(body, episode.transcript_type)
         except (EarmarkError, TranscriptFormatError) as exc:
             log.warning("publisher transcript unusable episode=%r: %s", episode.title, exc)

@@ -1,92 +1,228 @@
-"""Keep the stored library in step with the subscribed feeds.
+"""Subscriptions: a feed's answer into the store.
 
-Fetch a feed, store its podcast and episodes, their chapters, and download the
-audio so snips can be cut from a local file. One broken feed or episode is
-logged in one line and skipped; the others go on.
+Subscribing fetches the feed once, so a wrong address is refused at once and
+nothing is stored for it. Refreshing asks with the validators of the last
+answer (304 costs nothing), follows permanent moves, and stores the podcast
+and every episode in one transaction. Any failure is one line in the
+podcast's ``last_error``; what was stored before stays. Audio is not fetched
+here (see ``downloads.py``): a refresh of 10 000 items stores 10 000 rows and
+downloads nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from pathlib import Path
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from earmark.errors import EarmarkError
-from earmark.library.chapters import fetch_chapters
-from earmark.library.download import download
-from earmark.library.feeds import Feed, FeedEpisode, fetch_feed
-from earmark.store.catalog import Catalog
+from earmark.config.model import LibraryConfig
+from earmark.errors import EarmarkError, FeedError
+from earmark.library.download import DownloadError, Fetched, Validators, fetch_document
+from earmark.library.feeds import Feed, FeedEpisode, choose_transcript, parse_feed
+from earmark.library.http import FeedGone
+from earmark.store.catalog import Catalog, EpisodeRecord
+from earmark.store.database import Database
+from earmark.store.podcasts import PodcastDetails, Podcasts, StoredPodcast
 
 log = logging.getLogger(__name__)
 
-# publisher transcript types earmark reads, best first
-TIMED_TRANSCRIPTS = ("application/json", "text/vtt", "application/x-subrip", "application/srt")
+MEGABYTE = 1024 * 1024
+# where an episode's chapters came from, best last: a better source replaces a worse
+NOTES, PODLOVE, EMBEDDED, CHAPTERS_FILE = "notes", "podlove", "id3", "podcast:chapters"
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What one refresh did."""
+
+    podcast_id: int
+    title: str
+    episodes: int = 0  # in the feed now
+    new: int = 0  # never seen before
+    not_modified: bool = False
+    error: str | None = None
+
+    def line(self) -> str:
+        if self.error:
+            return f"{self.title}: {self.error}"
+        if self.not_modified:
+            return f"{self.title}: unchanged"
+        return f"{self.title}: {self.episodes} episodes, {self.new} new"
 
 
 class Subscriptions:
     def __init__(
-        self, catalog: Catalog, downloads: Path, download_audio: bool = True, timeout: float = 30.0
+        self,
+        db: Database,
+        catalog: Catalog,
+        podcasts: Podcasts,
+        settings: LibraryConfig,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.db = db
         self.catalog = catalog
-        self.downloads = downloads
-        self.download_audio = download_audio
-        self.timeout = timeout
+        self.podcasts = podcasts
+        self.settings = settings
+        self.clock = clock
 
-    def refresh(self, feed_url: str, stored_as: str | None = None) -> int:
-        """Fetch ``feed_url`` and store what it holds; returns the podcast id.
+    def subscribe(self, url: str, fetch_from: str | None = None) -> Refreshed:
+        """Subscribe to the feed at ``url`` and store it; a feed that cannot be
+        read now is refused (raises FeedError) and leaves nothing behind."""
+        url = url.strip()
+        known = self.podcasts.by_url(url)
+        podcast_id = self.podcasts.subscribe(url)
+        try:
+            fetched, feed = self._read(url, fetch_from or url, None)
+        except EarmarkError as exc:
+            if known is None:
+                self.podcasts.forget(podcast_id)
+            raise FeedError(f"cannot subscribe to {url}: {_reason(exc)}") from None
+        assert feed is not None  # asked without validators: never "not modified"
+        return self._store(podcast_id, url, fetched, feed)
 
-        ``stored_as`` keeps one identity for a feed whose address changes (the
-        demo feed is served on a new port each run)."""
-        feed = fetch_feed(feed_url, timeout=self.timeout)
-        podcast_id = self.catalog.save_podcast(
-            stored_as or feed.url,
+    def refresh(self, podcast: StoredPodcast, fetch_from: str | None = None) -> Refreshed:
+        """Refresh one subscribed podcast; never raises for what its server does."""
+        validators = Validators(podcast.etag, podcast.last_modified)
+        try:
+            fetched, feed = self._read(podcast.feed_url, fetch_from, validators)
+        except FeedGone as exc:
+            return self._failed(podcast, _reason(exc), gone=True)
+        except EarmarkError as exc:
+            return self._failed(podcast, _reason(exc))
+        if feed is None:
+            with self.db.transaction() as conn:
+                self.podcasts.refreshed(
+                    conn, podcast.id, podcast.etag, podcast.last_modified, self._due()
+                )
+            log.info("feed unchanged title=%r", podcast.title)
+            return Refreshed(podcast.id, podcast.title, podcast.episodes, not_modified=True)
+        return self._store(podcast.id, podcast.feed_url, fetched, feed)
+
+    def _read(
+        self, url: str, fetch_from: str | None, validators: Validators | None
+    ) -> tuple[Fetched, Feed | None]:
+        """The feed's answer and, unless it was "not modified", the feed."""
+        fetched = fetch_document(
+            fetch_from or url,
+            validators=validators,
+            timeout=self.settings.connect_seconds,
+            deadline=self.settings.feed_seconds,
+            limit=int(self.settings.max_feed_mb * MEGABYTE),
+            # the feed's own address is the user's; only URLs read from a feed are not
+            allow_file=True,
+        )
+        if fetched.not_modified or fetched.body is None:
+            return fetched, None
+        feed = parse_feed(fetched.body, fetched.final_url, content_type=fetched.content_type)
+        return fetched, feed
+
+    def _store(self, podcast_id: int, url: str, fetched: Fetched, feed: Feed) -> Refreshed:
+        records = [_record(item, feed.language) for item in feed.episodes]
+        with self.db.transaction() as conn:
+            known = self.catalog.guids(conn, podcast_id)
+            moved_to = _moved_to(url, fetched, feed)
+            if moved_to and self.podcasts.moved(conn, podcast_id, moved_to):
+                log.info("feed moved for good from=%s to=%s", url, moved_to)
+            self.podcasts.save_details(conn, podcast_id, _details(feed))
+            ids = self.catalog.save_episodes(conn, podcast_id, records)
+            for item in feed.episodes:
+                # chapters the feed itself holds; a chapters file or the audio's own
+                # (fetched with the download) take their place
+                inline, source = _inline_chapters(item)
+                if inline:
+                    self.catalog.offer_chapters(conn, ids[item.guid], inline, source)
+            in_feed = {ids[r.guid] for r in records}
+            left = self.catalog.left_feed(conn, podcast_id, in_feed)
+            self.podcasts.refreshed(
+                conn,
+                podcast_id,
+                fetched.validators.etag,
+                fetched.validators.last_modified,
+                self._due(),
+            )
+        new = sum(1 for r in records if r.guid not in known)
+        log.info(
+            "feed refreshed title=%r episodes=%d new=%d left_feed=%d",
             feed.title,
-            feed.author,
-            feed.description,
-            feed.image,
-            language=feed.language,
+            len(records),
+            new,
+            left,
         )
-        for item in feed.episodes:
-            try:
-                self._store_episode(feed, podcast_id, item, stored_as)
-            except EarmarkError as exc:
-                log.warning("episode skipped feed=%s guid=%s: %s", feed_url, item.guid, exc)
-        log.info("feed refreshed title=%r episodes=%d", feed.title, len(feed.episodes))
-        return podcast_id
+        return Refreshed(podcast_id, feed.title, len(records), new)
 
-    def _store_episode(
-        self, feed: Feed, podcast_id: int, item: FeedEpisode, stored_as: str | None
-    ) -> None:
-        transcript = next(
-            (t for kind in TIMED_TRANSCRIPTS for t in item.transcripts if t.type == kind), None
+    def _failed(self, podcast: StoredPodcast, reason: str, gone: bool = False) -> Refreshed:
+        self.podcasts.failed(podcast.id, reason, self._due(), gone=gone)
+        log.warning(
+            "feed not refreshed title=%r url=%s: %s", podcast.title, podcast.feed_url, reason
         )
-        episode_id = self.catalog.save_episode(
-            podcast_id,
-            item.guid,
-            item.title,
-            item.enclosure_url,
-            enclosure_type=item.enclosure_type,
-            description=item.description,
-            published_at=item.published.isoformat() if item.published else None,
-            duration=item.duration,
-            chapters_url=item.chapters_url,
-            transcript_url=transcript.url if transcript else None,
-            transcript_type=transcript.type if transcript else None,
-        )
-        stored = self.catalog.episode(episode_id)
-        if item.chapters_url and stored is not None and not stored.chapters:
-            chapters = fetch_chapters(item.chapters_url, timeout=self.timeout)
-            self.catalog.set_chapters(episode_id, [(c.start, c.title) for c in chapters])
-        if (
-            self.download_audio
-            and stored is not None
-            and not (stored.local_path and Path(stored.local_path).exists())
-        ):
-            folder = self.downloads / _folder_name(stored_as or feed.url)
-            path = download(item.enclosure_url, folder, timeout=self.timeout)
-            self.catalog.set_download(episode_id, str(path))
-            log.info("episode downloaded title=%r path=%s", item.title, path)
+        return Refreshed(podcast.id, podcast.title or podcast.feed_url, error=reason)
+
+    def _due(self) -> float:
+        """When the podcast is refreshed next: the interval, jittered by a tenth so
+        that feeds subscribed together do not all come due together."""
+        interval = self.settings.refresh_minutes * 60
+        return self.clock() + interval * random.uniform(0.9, 1.1)
 
 
-def _folder_name(feed_url: str) -> str:
-    return hashlib.sha256(feed_url.encode()).hexdigest()[:12]
+def _reason(exc: EarmarkError) -> str:
+    """One line: the reason alone, without the URL the podcast already names."""
+    if isinstance(exc, DownloadError):
+        return exc.reason
+    return str(exc).splitlines()[0]
+
+
+def _moved_to(url: str, fetched: Fetched, feed: Feed) -> str | None:
+    if fetched.moved_permanently and fetched.url != url:
+        return fetched.url
+    if feed.new_url and feed.new_url != url:
+        return feed.new_url
+    return None
+
+
+def _inline_chapters(item: FeedEpisode) -> tuple[list[tuple[float, str]], str]:
+    if item.chapters:
+        return [(c.start, c.title) for c in item.chapters], PODLOVE
+    return [(c.start, c.title) for c in item.notes_chapters], NOTES
+
+
+def _details(feed: Feed) -> PodcastDetails:
+    return PodcastDetails(
+        title=feed.title,
+        author=feed.author,
+        description=feed.description,
+        image_url=feed.image,
+        language=feed.language,
+        link=feed.link,
+        podcast_guid=feed.podcast_guid,
+        explicit=feed.explicit,
+    )
+
+
+def _record(item: FeedEpisode, language: str | None) -> EpisodeRecord:
+    transcript = choose_transcript(item.transcripts, language)
+    return EpisodeRecord(
+        guid=item.guid,
+        title=item.title,
+        enclosure_url=item.enclosure_url,
+        enclosure_type=item.enclosure_type,
+        enclosure_length=item.enclosure_length,
+        description=item.description,
+        published_at=item.published.isoformat() if item.published else None,
+        duration=item.duration,
+        chapters_url=item.chapters_url or item.podlove_chapters_url,
+        transcript_url=transcript.url if transcript else None,
+        transcript_type=transcript.type if transcript else None,
+        season=item.season,
+        number=item.number,
+        explicit=item.explicit,
+        image_url=item.image,
+        soundbites=tuple(
+            {"start": s.start, "duration": s.duration, "title": s.title} for s in item.soundbites
+        ),
+        persons=tuple(
+            {"name": p.name, "role": p.role, "group": p.group, "href": p.href, "img": p.img}
+            for p in item.persons
+        ),
+    )

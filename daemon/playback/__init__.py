@@ -7,11 +7,13 @@ from earmark.playback.feedback import Feedback
 from earmark.playback.queue import QueueItem, UpNext
 from earmark.playback.reel import HighlightReel, HighlightWindow
 from earmark.playback.sleep_timer import SleepTimer
+from earmark.playback.stocked import PlayWhenStocked
 
 __all__ = [
     "Feedback",
     "HighlightReel",
     "HighlightWindow",
+    "PlayWhenStocked",
     "Playback",
     "QueueItem",
     "SleepTimer",

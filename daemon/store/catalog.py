@@ -252,12 +252,53 @@ class Catalog:
     ) -> None:
         """The episode's chapters and where they came from (podcast:chapters,
         podlove, id3, notes)."""
-        data = json.dumps([{"start": s, "title": t} for s, t in chapters])
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE episodes SET chapters_json = ?, chapters_source = ? WHERE id = ?",
-                (data, source, episode_id),
+                (_chapters_json(chapters), source, episode_id),
             )
+
+    def offer_chapters(
+        self,
+        conn: sqlite3.Connection,
+        episode_id: int,
+        chapters: Sequence[tuple[float, str]],
+        source: str,
+    ) -> None:
+        """Store chapters from the feed itself (show notes, inline Podlove) unless
+        the episode has chapters from another source already."""
+        conn.execute(
+            "UPDATE episodes SET chapters_json = ?, chapters_source = ? WHERE id = ?"
+            " AND (chapters_source IS NULL OR chapters_source = ?)"
+            " AND (chapters_json IS NULL OR chapters_source IS NOT NULL)",
+            (_chapters_json(chapters), source, episode_id, source),
+        )
+
+    def guids(self, conn: sqlite3.Connection, podcast_id: int) -> set[str]:
+        rows = conn.execute("SELECT guid FROM episodes WHERE podcast_id = ?", (podcast_id,))
+        return {str(r[0]) for r in rows}
+
+    def downloaded(self, unsubscribed_only: bool = False) -> list[StoredEpisode]:
+        """Episodes with a downloaded file (only unsubscribed podcasts', if asked)."""
+        where = " AND p.subscribed = 0" if unsubscribed_only else ""
+        rows = self.db.query(f"{_EPISODE_SELECT} WHERE e.local_path IS NOT NULL{where}")
+        return [_episode(r) for r in rows]
+
+    def kept_for_listening(self, since: str) -> set[int]:
+        """Episodes with highlights, or partly played since ``since`` (ISO UTC)."""
+        rows = self.db.query(
+            "SELECT episode_id FROM highlights WHERE episode_id IS NOT NULL"
+            " UNION SELECT pp.episode_id FROM playback_positions pp"
+            " JOIN episodes e ON e.id = pp.episode_id"
+            " WHERE e.played = 0 AND pp.position > 0 AND pp.updated_at >= ?",
+            (since,),
+        )
+        return {int(r[0]) for r in rows}
+
+    def last_listened(self) -> dict[int, str]:
+        """When each episode's position was last saved (ISO UTC)."""
+        rows = self.db.query("SELECT episode_id, updated_at FROM playback_positions")
+        return {int(r[0]): str(r[1]) for r in rows}
 
     def set_podcast_speed(self, podcast_id: int, speed: float | None) -> None:
         with self.db.transaction() as conn:
@@ -315,6 +356,10 @@ class Catalog:
             f"{where} ORDER BY pp.updated_at DESC LIMIT 1"
         )
         return _episode(rows[0]) if rows else None
+
+
+def _chapters_json(chapters: Sequence[tuple[float, str]]) -> str:
+    return json.dumps([{"start": s, "title": t} for s, t in chapters])
 
 
 class UpNextTable:

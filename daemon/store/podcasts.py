@@ -95,6 +95,11 @@ class Podcasts:
             row = conn.execute("SELECT id FROM podcasts WHERE feed_url = ?", (feed_url,)).fetchone()
         return int(row[0])
 
+    def forget(self, podcast_id: int) -> None:
+        """Remove a podcast that was never stored (its first fetch failed)."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM podcasts WHERE id = ?", (podcast_id,))
+
     def unsubscribe(self, podcast_id: int) -> None:
         """Stop refreshing; the podcast and its episodes stay for the highlights."""
         with self.db.transaction() as conn:

@@ -9,13 +9,15 @@ schema, a retained message, too many in a burst) is refused with one line on
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from earmark.commands import CommandError, Commands
+from earmark.commands import CommandError, Commands, Reply
 from earmark.errors import EarmarkError
 from earmark.payloads import SCHEMA
 
@@ -50,6 +52,7 @@ class RemoteCommands:
         self.publish = publish
         self.on_loop = on_loop
         self.burst = burst or Burst()
+        self._pending: set[asyncio.Future[None]] = set()
 
     def received(self, name: str, payload: bytes, retained: bool = False) -> None:
         """paho's thread: hand over to the loop."""
@@ -71,6 +74,23 @@ class RemoteCommands:
         except EarmarkError as exc:
             log.warning("mqtt command refused cmd=%s: %s", name, exc)
             result = {"ok": False, "error": str(exc)}
+        if inspect.isawaitable(result):
+            # a command that reaches the network (subscribe, refresh) answers when done
+            task = asyncio.ensure_future(self._later(name, request_id, result))
+            self._pending.add(task)  # held until done: the loop keeps weak references
+            task.add_done_callback(self._pending.discard)
+            return
+        self._answer(name, request_id, result)
+
+    async def _later(self, name: str, request_id: Any, pending: Awaitable[Reply]) -> None:
+        try:
+            result = await pending
+        except EarmarkError as exc:
+            log.warning("mqtt command failed cmd=%s: %s", name, exc)
+            result = {"ok": False, "error": str(exc)}
+        self._answer(name, request_id, result)
+
+    def _answer(self, name: str, request_id: Any, result: Reply) -> None:
         answer = {"schema": SCHEMA, "command": name, **result}
         if request_id is not None:
             answer["id"] = request_id

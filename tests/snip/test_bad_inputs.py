@@ -110,8 +110,12 @@ def test_snip_of_another_language_is_done(stack: Stack, german_episode: Path) ->
     episode_id = stack.add_episode(german_episode, duration=_duration(german_episode))
     highlight = stack.settled(stack.snip(episode_id, 25.0).id)
     assert highlight.status == "done", highlight.error
-    assert highlight.transcript_source == "faster-whisper"
-    assert highlight.title
+    assert highlight.clip_path and Path(highlight.clip_path).exists()
+    # tiny.en cannot hear German: what it made of it is doubted, so there is no
+    # transcript and no title, only the reason (or, if it heard no words, nothing)
+    assert not highlight.transcript and highlight.title is None and highlight.takeaways == ()
+    if highlight.transcript is None:
+        assert "doubted" in (highlight.transcript_unavailable or "")
 
 
 def test_snip_in_the_first_five_seconds(stack: Stack, garden_episode: Episode) -> None:

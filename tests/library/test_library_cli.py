@@ -1,0 +1,100 @@
+"""A new user's library, through the CLI of a running daemon: subscribe to a
+feed, see its episodes and chapters, export and unsubscribe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from earmark.library.fileserver import FileServer
+from earmark.sync.broker import LocalBroker
+
+from ..conftest import Episode
+from ..daemon_process import Daemon, earmark
+from ..support import wait_for
+
+CHAPTERED_FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:psc="http://podlove.org/simple-chapters">
+<channel><title>The Slow Garden</title><description>Vegetables in small spaces</description>
+<item><guid>garden-1</guid><title>Compost</title>
+<pubDate>Mon, 09 Nov 2026 08:00:00 +0000</pubDate>
+<enclosure url="{base}/garden.mp3" type="audio/mpeg" length="{size}"/>
+<psc:chapters version="1.2">
+  <psc:chapter start="00:00:00" title="Welcome back"/>
+  <psc:chapter start="00:00:12.5" title="Greens and browns"/>
+</psc:chapters>
+</item></channel></rss>"""
+
+
+@pytest.fixture
+def chaptered_feed(tmp_path: Path, garden_episode: Episode) -> Iterator[str]:
+    root = tmp_path / "show"
+    root.mkdir()
+    shutil.copy(garden_episode.path, root / "garden.mp3")
+    with FileServer(root) as server:
+        size = (root / "garden.mp3").stat().st_size
+        (root / "feed.xml").write_text(CHAPTERED_FEED.format(base=server.base_url, size=size))
+        yield server.url("feed.xml")
+
+
+def test_subscribe_then_episodes_and_chapters_work_as_a_new_user_expects(
+    write_config: Callable[..., Path],
+    broker: LocalBroker,
+    chaptered_feed: str,
+    tmp_path: Path,
+) -> None:
+    config = write_config({"mqtt": {"host": "127.0.0.1", "port": broker.port}})
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: daemon.status(), what="the daemon to answer")
+        assert "no podcasts" in earmark(config, "podcasts").stdout
+
+        subscribed = earmark(config, "subscribe", chaptered_feed, timeout=150)
+        assert subscribed.returncode == 0, subscribed.stderr
+        assert "The Slow Garden" in subscribed.stdout and "1 new" in subscribed.stdout
+
+        podcasts = earmark(config, "podcasts").stdout
+        assert "The Slow Garden" in podcasts and "1 episodes" in podcasts
+        listed = earmark(config, "episodes").stdout
+        assert "The Slow Garden — Compost" in listed
+        episode_id = listed.split()[0]
+        assert earmark(config, "episodes", "garden").stdout == listed
+
+        chapters = earmark(config, "chapters", episode_id)
+        assert chapters.returncode == 0, chapters.stderr
+        assert "00:00  Welcome back" in chapters.stdout
+        assert "00:12  Greens and browns" in chapters.stdout
+
+        # the empty speaker starts the first episode the library stores
+        daemon.wait_playing()
+        assert "Greens and browns" in earmark(config, "chapters").stdout
+
+        exported = earmark(config, "opml", "export").stdout
+        assert f'xmlUrl="{chaptered_feed}"' in exported
+
+        assert earmark(config, "unsubscribe", "Slow Garden").returncode == 0
+        assert "no podcasts" in earmark(config, "podcasts").stdout
+    finally:
+        daemon.terminate()
+
+
+def test_a_bad_subscription_is_one_line_and_a_bad_name_exits_non_zero(
+    write_config: Callable[..., Path], broker: LocalBroker, file_server: FileServer, tmp_path: Path
+) -> None:
+    (file_server.root / "page.html").write_text("<html><body>not a feed</body></html>")
+    config = write_config({"mqtt": {"host": "127.0.0.1", "port": broker.port}})
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: daemon.status(), what="the daemon to answer")
+        refused = earmark(config, "subscribe", file_server.url("page.html"), timeout=150)
+        assert refused.returncode != 0
+        assert refused.stderr.count("\n") == 1 and "not a podcast feed" in refused.stderr
+        missing = earmark(config, "unsubscribe", "Nothing Like It")
+        assert missing.returncode != 0 and "no podcast 'Nothing Like It'" in missing.stderr
+        assert json.loads(earmark(config, "status", "--json").stdout)
+    finally:
+        daemon.terminate()
