@@ -86,9 +86,7 @@ class Speaker:
         playing = dataclasses.replace(config, player=choose_output(config.player))
         self.playback = Playback(playing, self.catalog, self.on_loop, announce)
         playing_episode = lambda: self.playback.now_playing().episode_id  # noqa: E731
-        self.library = Library(
-            config.library, self.db, self.catalog, config.data_dir, announce, playing_episode
-        )
+        self.library = Library(config, self.db, self.catalog, announce, playing_episode)
         self.pipeline = SnipPipeline(
             self.db,
             self.book,

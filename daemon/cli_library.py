@@ -102,6 +102,10 @@ def add_commands(add: Callable[[str, Command, str], argparse.ArgumentParser], as
         print(ask(args, "opml_import", timeout=NETWORK_SECONDS, source=source)["message"])
         return 0
 
+    def gpodder(args: argparse.Namespace) -> int:
+        print(ask(args, "gpodder_sync", timeout=NETWORK_SECONDS)["message"])
+        return 0
+
     add("subscribe", subscribe, "subscribe to a podcast feed (URL)").add_argument("url")
     add("unsubscribe", unsubscribe, "unsubscribe (id or title); highlights stay").add_argument(
         "podcast"
@@ -124,6 +128,10 @@ def add_commands(add: Callable[[str, Command, str], argparse.ArgumentParser], as
         "source"
     )
     opml_sub.add_parser("export", help="write the subscriptions as OPML to stdout")
+    gpodder_parser = add("gpodder", gpodder, "gPodder sync: sync now (docs/gpodder.md)")
+    gpodder_parser.add_subparsers(dest="gpodder_command", required=True, metavar="sync").add_parser(
+        "sync", help="sync subscriptions and play positions with the gPodder account now"
+    )
 
 
 def _refresh_one(

@@ -106,6 +106,7 @@ class Commands:
             "refresh": lambda a, s: library.refresh(optional_text(a, "podcast")),
             "opml_import": lambda a, s: library.import_opml(text(a, "source")),
             "opml_export": lambda a, s: library.export_opml(),
+            "gpodder_sync": lambda a, s: library.sync_gpodder(),
             "highlights": self._highlights,
             "continue": lambda a, s: self._say(playback.continue_from_here()),
         }

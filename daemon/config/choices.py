@@ -64,3 +64,10 @@ class Lookahead(enum.StrEnum):
     AHEAD = "ahead"
     BEHIND = "behind"
     OFF = "off"
+
+
+class GpodderFlavour(enum.StrEnum):
+    """Which API the gPodder sync server speaks."""
+
+    GPODDER = "gpodder"  # the gPodder API v2 (gpodder.net, mygpo)
+    NEXTCLOUD = "nextcloud"  # the Nextcloud "GPodder Sync" app

@@ -5,13 +5,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import socket
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from earmark.config.checks import (
     PORTS,
+    OptionError,
     above,
     at_least,
     at_most,
@@ -24,6 +28,7 @@ from earmark.config.checks import (
 from earmark.config.choices import (
     AudioOutput,
     ComputeType,
+    GpodderFlavour,
     LogLevel,
     Lookahead,
     SummarizerBackend,
@@ -33,6 +38,10 @@ from earmark.config.inputs import InputsConfig
 
 # the speeds the player plays at
 SPEEDS = (0.5, 3.0)
+# a device id gpodder.net accepts; an environment variable's name
+_GPODDER_DEVICE = re.compile(r"[\w.-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+NEEDED = "is needed when gpodder sync is enabled"
 
 
 def _data_home() -> Path:
@@ -138,6 +147,52 @@ class LibraryConfig:
 
 
 @dataclass(frozen=True)
+class GpodderConfig:
+    """Subscriptions and play positions shared with a gPodder account (docs/gpodder.md)."""
+
+    enabled: bool = False
+    # gpodder.net: https://gpodder.net; Nextcloud: its address, e.g. https://cloud.example.org
+    server: str | None = None
+    # "gpodder" (the gPodder API v2) or "nextcloud" (the GPodder Sync app)
+    flavour: GpodderFlavour = GpodderFlavour.GPODDER
+    username: str | None = None
+    # or leave it out and name an environment variable that holds it in password_env
+    password: str | None = field(default=None, repr=False)
+    password_env: str | None = None
+    # this speaker on gpodder.net; None = the speaker's device_id
+    device_id: str | None = None
+    interval_minutes: float = 15.0
+
+    def __post_init__(self) -> None:
+        choose(self, "flavour", GpodderFlavour)
+        at_least("interval_minutes", self.interval_minutes, 1)
+        if self.server is not None:
+            parts = urllib.parse.urlsplit(self.server)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise OptionError(
+                    "server", "must be an http(s) address such as https://gpodder.net"
+                )
+            if parts.username or parts.password:  # never echo it: it holds a password
+                raise OptionError("server", "must not hold credentials: use username and password")
+        if self.password_env is not None and not _ENV_NAME.fullmatch(self.password_env):
+            raise OptionError("password_env", f"'{self.password_env}' is not a variable name")
+        if self.password and self.password_env:
+            raise OptionError("password_env", "give gpodder.password or password_env, not both")
+        if not self.enabled:
+            return
+        if not self.server:
+            raise OptionError("server", f"{NEEDED} (https://gpodder.net or your Nextcloud)")
+        if not self.username:
+            raise OptionError("username", NEEDED)
+        if not self.password and not self.password_env:
+            raise OptionError("password", f"{NEEDED} (or name a variable in password_env)")
+        if self.device_id is not None and not _GPODDER_DEVICE.fullmatch(self.device_id):
+            raise OptionError(
+                "device_id", f"'{self.device_id}' may hold only letters, digits, . _ and -"
+            )
+
+
+@dataclass(frozen=True)
 class SnipConfig:
     # "save what was just said": most of the window lies before the press
     before: float = 45.0
@@ -240,10 +295,18 @@ class Config:
     takeaways: TakeawaysConfig = field(default_factory=TakeawaysConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     inputs: InputsConfig = field(default_factory=InputsConfig)
+    gpodder: GpodderConfig = field(default_factory=GpodderConfig)
 
     def __post_init__(self) -> None:
         topic_level("device_id", self.device_id)
         choose(self, "log_level", LogLevel)
+        if self.gpodder.device_id is None:  # the speaker's own, unless gpodder names one
+            try:
+                named = dataclasses.replace(self.gpodder, device_id=self.device_id)
+            except OptionError:
+                message = f"device_id '{self.device_id}' is no gPodder device id: set one"
+                raise OptionError("gpodder", message) from None
+            object.__setattr__(self, "gpodder", named)  # the sections are frozen
 
     @property
     def socket_path(self) -> Path:

@@ -1,8 +1,9 @@
 """The library as the speaker's commands see it: subscribe, unsubscribe, list
-podcasts, episodes and chapters, refresh, OPML in and out.
+podcasts, episodes and chapters, refresh, OPML in and out, gPodder sync.
 
-Built from config by the composition root; the refresher is its task. What
-reaches the network runs off the loop; the rest reads the store.
+Built from config by the composition root; the refresher is its task, and the
+gPodder sync another when ``gpodder.enabled``. What reaches the network runs off
+the loop; the rest reads the store.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from earmark.config.model import LibraryConfig
+from earmark.config.model import Config
 from earmark.errors import EarmarkError
 from earmark.events import Event, LibraryChanged
 from earmark.library.download import fetch_bytes
 from earmark.library.downloads import Downloads
+from earmark.library.gpodder_library import STATE_FILE, GpodderTask, StoredLibrary
 from earmark.library.opml import OpmlFeed, read_opml, write_opml
 from earmark.library.publisher import PublisherTranscripts
 from earmark.library.refresher import DEMO_FEED_ID, Refresher
@@ -26,6 +28,7 @@ from earmark.library.subscriptions import Subscriptions
 from earmark.store.catalog import Catalog, StoredEpisode
 from earmark.store.database import Database
 from earmark.store.podcasts import Podcasts, StoredPodcast
+from earmark.sync.gpodder import SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +42,13 @@ class LibraryError(EarmarkError):
 class Library:
     def __init__(
         self,
-        settings: LibraryConfig,
+        config: Config,
         db: Database,
         catalog: Catalog,
-        data_dir: Path,
         announce: Callable[[Event], None],
         playing: Callable[[], int | None],
     ) -> None:
+        settings, data_dir = config.library, config.data_dir
         self.catalog = catalog
         # the publisher's transcripts: fetched with a download, read by the snip pipeline
         self.transcripts = PublisherTranscripts(db, catalog)
@@ -58,12 +61,37 @@ class Library:
         self.refresher = Refresher(
             settings, self.subscriptions, self.podcasts, self.downloads, data_dir, announce
         )
+        self.gpodder: GpodderTask | None = None
+        if config.gpodder.enabled:
+            self.gpodder = GpodderTask(
+                config.gpodder,
+                StoredLibrary(catalog, self.podcasts),
+                data_dir / STATE_FILE,
+                announce,
+                self.refresher.wake,
+            )
 
     async def run(self, on_ready: Callable[[], None]) -> None:
-        await self.refresher.run(on_ready)
+        syncing = None
+        if self.gpodder is not None:
+            syncing = asyncio.get_running_loop().create_task(self.gpodder.run())
+        try:
+            await self.refresher.run(on_ready)
+        finally:
+            if syncing is not None:
+                syncing.cancel()
 
     def stop(self) -> None:
         self.refresher.stop()
+        if self.gpodder is not None:
+            self.gpodder.stop()
+
+    async def sync_gpodder(self) -> Reply:
+        """Sync with the gPodder account now."""
+        if self.gpodder is None:
+            raise LibraryError("gPodder sync is off: set gpodder.enabled (see docs/gpodder.md)")
+        report = await self.gpodder.sync_now()
+        return {"ok": True, "message": sync_summary(report)}
 
     async def subscribe(self, url: str) -> Reply:
         result = await self.refresher.subscribe(url)
@@ -175,6 +203,17 @@ def podcast_listing(p: StoredPodcast) -> dict[str, Any]:
         "last_error": p.last_error,
         "gone": p.gone,
     }
+
+
+def sync_summary(report: SyncReport) -> str:
+    return (
+        f"gpodder sync done: subscribed {len(report.subscribed)},"
+        f" unsubscribed {len(report.unsubscribed)} from the account;"
+        f" sent +{len(report.uploaded_subscribed)}/-{len(report.uploaded_unsubscribed)};"
+        f" positions {len(report.positions_applied)} taken"
+        f" ({len(report.positions_unmatched)} of episodes not here),"
+        f" {len(report.positions_uploaded)} sent"
+    )
 
 
 def _read_source(source: str) -> bytes:

@@ -69,6 +69,18 @@ class EpisodeRecord:
     persons: tuple[dict[str, Any], ...] = ()
 
 
+@dataclass(frozen=True)
+class ListenedPosition:
+    """Where an episode was stopped, with what names it to other devices."""
+
+    feed_url: str
+    enclosure_url: str
+    guid: str
+    position: float
+    duration: float | None
+    updated_at: str  # ISO UTC
+
+
 _EPISODE_SELECT = (
     "SELECT e.*, p.title AS podcast_title, p.language AS podcast_language"
     " FROM episodes e JOIN podcasts p ON p.id = e.podcast_id"
@@ -347,6 +359,62 @@ class Catalog:
             "SELECT position FROM playback_positions WHERE episode_id = ?", (episode_id,)
         )
         return float(rows[0][0]) if rows else 0.0
+
+    def positions_since(self, since: str | None) -> list[ListenedPosition]:
+        """Every stored position saved at or after ``since`` (ISO UTC, as ``utc_now``
+        writes it; all when None), oldest first."""
+        rows = self.db.query(
+            "SELECT p.feed_url, e.enclosure_url, e.guid, pp.position,"
+            " coalesce(pp.duration, e.duration) AS duration, pp.updated_at"
+            " FROM playback_positions pp JOIN episodes e ON e.id = pp.episode_id"
+            " JOIN podcasts p ON p.id = e.podcast_id"
+            " WHERE ? IS NULL OR pp.updated_at >= ? ORDER BY pp.updated_at, pp.episode_id",
+            (since, since),
+        )
+        return [
+            ListenedPosition(
+                r["feed_url"],
+                r["enclosure_url"],
+                r["guid"],
+                float(r["position"]),
+                None if r["duration"] is None else float(r["duration"]),
+                r["updated_at"],
+            )
+            for r in rows
+        ]
+
+    def find_episode(self, feed_url: str, enclosure_url: str, guid: str | None) -> int | None:
+        """The episode another device names: by its enclosure URL (in the podcast of
+        ``feed_url`` first), else by its GUID within that podcast."""
+        rows = self.db.query(
+            "SELECT e.id FROM episodes e JOIN podcasts p ON p.id = e.podcast_id"
+            " WHERE e.enclosure_url = ? ORDER BY p.feed_url = ? DESC, e.id DESC LIMIT 1",
+            (enclosure_url, feed_url),
+        )
+        if not rows and guid:
+            rows = self.db.query(
+                "SELECT e.id FROM episodes e JOIN podcasts p ON p.id = e.podcast_id"
+                " WHERE p.feed_url = ? AND e.guid = ? LIMIT 1",
+                (feed_url, guid),
+            )
+        return int(rows[0][0]) if rows else None
+
+    def save_position_from_elsewhere(
+        self, episode_id: int, position: float, duration: float | None, updated_at: str
+    ) -> bool:
+        """Store a position another device saved at ``updated_at`` (ISO UTC), unless
+        the stored one is as new or newer; whether it was stored."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO playback_positions (episode_id, position, duration, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(episode_id) DO UPDATE SET"
+                " position=excluded.position,"
+                " duration=coalesce(excluded.duration, playback_positions.duration),"
+                " updated_at=excluded.updated_at"
+                " WHERE playback_positions.updated_at < excluded.updated_at",
+                (episode_id, position, duration, updated_at),
+            )
+            return cursor.rowcount > 0
 
     def last_played(self, finished_too: bool = False) -> StoredEpisode | None:
         """The episode listened to most recently (unfinished only, unless ``finished_too``)."""
