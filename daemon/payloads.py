@@ -62,6 +62,9 @@ class StatePayload:
     position: float = 0.0
     duration: float | None = None
     chapter: str | None = None
+    chapter_index: int | None = None
+    # the episode's chapters: [{"start": seconds, "title": ...}, ...]
+    chapters: list[dict[str, Any]] = field(default_factory=list)
     speed: float = 1.0
     volume: float = 100.0
     queue_length: int = 0

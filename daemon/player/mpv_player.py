@@ -508,6 +508,7 @@ class Player:
             speed=self._speed,
             volume=self._volume,
             error=self._error,
+            chapters=self._chapters,
         )
 
     def _state_changed(self, force: bool = False) -> Deferred:

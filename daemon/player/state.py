@@ -47,6 +47,8 @@ class PlayerState:
     volume: float = 100.0
     # the last error, one line, until the next episode starts
     error: str | None = None
+    # every chapter of the episode (from its feed, a chapters file or the audio)
+    chapters: tuple[Chapter, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ class StatePublisher(Listener):
             position=round(state.position, 1),
             duration=state.duration,
             chapter=state.chapter_title,
+            chapter_index=state.chapter_index,
+            chapters=[{"start": c.start, "title": c.title} for c in state.chapters],
             speed=state.speed,
             volume=state.volume,
             queue_length=event.queue_length,

@@ -15,7 +15,7 @@ from earmark.sync.broker import LocalBroker
 
 from ..conftest import Episode
 from ..daemon_process import Daemon, earmark
-from ..support import wait_for
+from ..support import MqttListener, wait_for
 
 CHAPTERED_FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:psc="http://podlove.org/simple-chapters">
@@ -44,6 +44,7 @@ def chaptered_feed(tmp_path: Path, garden_episode: Episode) -> Iterator[str]:
 def test_subscribe_then_episodes_and_chapters_work_as_a_new_user_expects(
     write_config: Callable[..., Path],
     broker: LocalBroker,
+    mqtt_listener: MqttListener,
     chaptered_feed: str,
     tmp_path: Path,
 ) -> None:
@@ -62,7 +63,8 @@ def test_subscribe_then_episodes_and_chapters_work_as_a_new_user_expects(
         listed = earmark(config, "episodes").stdout
         assert "The Slow Garden — Compost" in listed
         episode_id = listed.split()[0]
-        assert earmark(config, "episodes", "garden").stdout == listed
+        assert "Compost" in earmark(config, "episodes", "garden").stdout
+        assert earmark(config, "episodes", "no such show").returncode != 0
 
         chapters = earmark(config, "chapters", episode_id)
         assert chapters.returncode == 0, chapters.stderr
@@ -72,6 +74,12 @@ def test_subscribe_then_episodes_and_chapters_work_as_a_new_user_expects(
         # the empty speaker starts the first episode the library stores
         daemon.wait_playing()
         assert "Greens and browns" in earmark(config, "chapters").stdout
+        # and the MQTT state carries them, for a dashboard to show
+        state = wait_for(
+            lambda: next((p for p in mqtt_listener.payloads("/state") if p["chapters"]), None),
+            what="a state with chapters",
+        )
+        assert [c["title"] for c in state["chapters"]] == ["Welcome back", "Greens and browns"]
 
         exported = earmark(config, "opml", "export").stdout
         assert f'xmlUrl="{chaptered_feed}"' in exported
