@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -20,6 +21,8 @@ Command = Callable[[argparse.Namespace], int]
 NETWORK_SECONDS = 120.0
 # refreshes the CLI asks for at once; the daemon bounds its own concurrency too
 AT_ONCE = 4
+# how often `downloads --watch` asks the daemon
+WATCH_SECONDS = 0.5
 
 
 def add_commands(add: Callable[[str, Command, str], argparse.ArgumentParser], ask: Request) -> None:
@@ -92,6 +95,19 @@ def add_commands(add: Callable[[str, Command, str], argparse.ArgumentParser], as
                 bar.update()
         return 0 if not failed else 1
 
+    def downloads(args: argparse.Namespace) -> int:
+        reply = ask(args, "downloads")
+        if not args.watch:
+            current = reply["current"]
+            if current:
+                total = f" of {current['total'] // 1024} KB" if current["total"] else ""
+                print(f"downloading {current['title']}: {current['received'] // 1024} KB{total}")
+            for waiting in reply["waiting"]:
+                print(f"waiting     {waiting['title']}")
+            print(f"{reply['used_mb']} MB on the card")
+            return 0
+        return _watch_downloads(ask, args, reply)
+
     def opml(args: argparse.Namespace) -> int:
         if args.opml_command == "export":
             sys.stdout.write(ask(args, "opml_export")["opml"])
@@ -120,6 +136,9 @@ def add_commands(add: Callable[[str, Command, str], argparse.ArgumentParser], as
     add("refresh", refresh, "refresh every podcast now, or one (id or title)").add_argument(
         "podcast", nargs="?"
     )
+    add("downloads", downloads, "the download under way and those waiting").add_argument(
+        "--watch", action="store_true", help="follow them with a progress bar until done"
+    )
     opml_parser = add("opml", opml, "OPML: import FILE|URL, or export to stdout")
     opml_sub = opml_parser.add_subparsers(
         dest="opml_command", required=True, metavar="import|export"
@@ -132,6 +151,29 @@ def add_commands(add: Callable[[str, Command, str], argparse.ArgumentParser], as
     gpodder_parser.add_subparsers(dest="gpodder_command", required=True, metavar="sync").add_parser(
         "sync", help="sync subscriptions and play positions with the gPodder account now"
     )
+
+
+def _watch_downloads(ask: Request, args: argparse.Namespace, reply: dict[str, Any]) -> int:
+    """A progress bar per download until none is under way or waiting."""
+    bar: tqdm[Any] | None = None
+    following: int | None = None
+    while reply["current"] or reply["waiting"]:
+        current = reply["current"]
+        if current and current["episode_id"] != following:
+            if bar is not None:
+                bar.close()
+            following = current["episode_id"]
+            bar = tqdm(
+                total=current["total"], unit="B", unit_scale=True, desc=current["title"][:40]
+            )
+        if bar is not None and current:
+            bar.update(current["received"] - bar.n)
+        time.sleep(WATCH_SECONDS)
+        reply = ask(args, "downloads")
+    if bar is not None:
+        bar.close()
+    print(f"nothing left to download; {reply['used_mb']} MB on the card")
+    return 0
 
 
 def _refresh_one(

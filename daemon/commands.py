@@ -101,6 +101,7 @@ class Commands:
             "subscribe": lambda a, s: library.subscribe(text(a, "url")),
             "unsubscribe": lambda a, s: library.unsubscribe(text(a, "podcast")),
             "podcasts": lambda a, s: library.list_podcasts(),
+            "downloads": lambda a, s: library.downloads_now(),
             "episodes": lambda a, s: library.list_episodes(optional_text(a, "podcast")),
             "chapters": self._chapters,
             "refresh": lambda a, s: library.refresh(optional_text(a, "podcast")),

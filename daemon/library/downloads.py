@@ -34,6 +34,16 @@ RECENTLY = timedelta(days=7)
 
 
 @dataclass(frozen=True)
+class InProgress:
+    """The download under way, for `earmark downloads`."""
+
+    episode_id: int
+    title: str
+    received: int
+    total: int | None
+
+
+@dataclass(frozen=True)
 class Fetched:
     episode_id: int
     title: str
@@ -57,6 +67,8 @@ class Downloads:
         self.folder = folder
         self.playing = playing
         self.transcripts = transcripts
+        # read by other threads (the loop answering `downloads`): replaced, never mutated
+        self.in_progress: InProgress | None = None
 
     def wanted(self) -> list[StoredEpisode]:
         """The episodes that should be on the card and are not (or are an old upload)."""
@@ -71,19 +83,27 @@ class Downloads:
                 chosen.append(episode)
         return chosen
 
-    def run_once(
-        self, progress: Callable[[StoredEpisode], Progress] | None = None
-    ) -> list[Fetched]:
+    def run_once(self) -> list[Fetched]:
         """Retire what must go, then download what is wanted, within the budget."""
         if not self.settings.download:
             return []
         self.retire_unsubscribed()
-        done: list[Fetched] = []
-        for episode in self.wanted():
-            done.append(self.fetch(episode, progress(episode) if progress else None))
-        return done
+        return [self.fetch(episode) for episode in self.wanted()]
 
-    def fetch(self, episode: StoredEpisode, progress: Progress | None = None) -> Fetched:
+    def fetch(self, episode: StoredEpisode) -> Fetched:
+        self.in_progress = InProgress(episode.id, episode.title, 0, episode.enclosure_length)
+        try:
+            return self._fetch(episode, self._reporter(episode))
+        finally:
+            self.in_progress = None
+
+    def _reporter(self, episode: StoredEpisode) -> Progress:
+        def report(received: int, total: int | None) -> None:
+            self.in_progress = InProgress(episode.id, episode.title, received, total)
+
+        return report
+
+    def _fetch(self, episode: StoredEpisode, progress: Progress) -> Fetched:
         need = episode.enclosure_length or 0
         if not self.make_room(need):
             reason = (

@@ -104,8 +104,9 @@ class Refresher:
         self._download_wanted.set()
 
     def _refresh_one(self, podcast: StoredPodcast) -> Refreshed:
-        demo = podcast.feed_url == DEMO_FEED_ID and self.demo_server is not None
-        fetch_from = self.demo_server.url("feed.xml") if demo and self.demo_server else None
+        fetch_from = None
+        if podcast.feed_url == DEMO_FEED_ID and self.demo_server is not None:
+            fetch_from = self.demo_server.url("feed.xml")  # this run's demo server
         return self.subscriptions.refresh(podcast, fetch_from)
 
     async def _nap(self) -> None:

@@ -128,6 +128,26 @@ class Library:
             "chapters": [{"start": s, "title": t} for s, t in episode.chapters],
         }
 
+    def downloads_now(self) -> Reply:
+        """The download under way and the ones waiting, for `earmark downloads`."""
+        current = self.downloads.in_progress
+        waiting = [
+            e for e in self.downloads.wanted() if current is None or e.id != current.episode_id
+        ]
+        return {
+            "ok": True,
+            "current": None
+            if current is None
+            else {
+                "episode_id": current.episode_id,
+                "title": current.title,
+                "received": current.received,
+                "total": current.total,
+            },
+            "waiting": [{"episode_id": e.id, "title": e.title} for e in waiting],
+            "used_mb": round(self.downloads.used_bytes() / (1024 * 1024), 1),
+        }
+
     async def refresh(self, words: str | None) -> Reply:
         chosen = [self.one_podcast(words)] if words else self.podcasts.all()
         results = await self.refresher.refresh(chosen)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from earmark.sync.broker import LocalBroker
 from ..conftest import Episode
 from ..daemon_process import Daemon, earmark
 from ..support import MqttListener, wait_for
+from .servers import Request, Site, body
 
 CHAPTERED_FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:psc="http://podlove.org/simple-chapters">
@@ -105,4 +107,57 @@ def test_a_bad_subscription_is_one_line_and_a_bad_name_exits_non_zero(
         assert missing.returncode != 0 and "no podcast 'Nothing Like It'" in missing.stderr
         assert json.loads(earmark(config, "status", "--json").stdout)
     finally:
+        daemon.terminate()
+
+
+def test_downloads_shows_the_one_under_way_and_watch_follows_it_to_the_end(
+    write_config: Callable[..., Path], broker: LocalBroker, site: Site, tmp_path: Path
+) -> None:
+    audio = b"\xff\xfb" + b"a" * (256 * 1024)
+    released = threading.Event()
+
+    def half_then_wait(request: Request) -> None:
+        request.send(
+            200, audio[: len(audio) // 2], {"Content-Type": "audio/mpeg"}, length=len(audio)
+        )
+        request.handler.wfile.flush()
+        if released.wait(120):
+            request.handler.wfile.write(audio[len(audio) // 2 :])
+
+    site.on("slow.mp3", half_then_wait)
+    feed = site.on(
+        "feed.xml",
+        body(
+            (
+                '<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title>'
+                "<item><guid>s1</guid><title>Held back</title>"
+                f'<enclosure url="{site.url("slow.mp3")}"'
+                f' type="audio/mpeg" length="{len(audio)}"/></item></channel></rss>'
+            ).encode()
+        ),
+    )
+    config = write_config(
+        {
+            "mqtt": {"host": "127.0.0.1", "port": broker.port},
+            "player": {"autoplay": False},
+            # the held-back half must not count as a server gone silent
+            "library": {"feeds": [feed], "connect_seconds": 120},
+        }
+    )
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        shown = wait_for(
+            lambda: (lambda out: out if "downloading Held back" in out else None)(
+                earmark(config, "downloads").stdout
+            ),
+            what="the download under way",
+        )
+        assert f"of {len(audio) // 1024} KB" in shown
+        released.set()
+        watched = earmark(config, "downloads", "--watch", timeout=120)
+        assert watched.returncode == 0 and "nothing left to download" in watched.stdout
+        (episode,) = [line for line in earmark(config, "episodes").stdout.splitlines() if line]
+        assert "stream" not in episode  # downloaded now
+    finally:
+        released.set()
         daemon.terminate()
