@@ -311,6 +311,11 @@ class LocalTranscriber:
                     audio,
                     language=language,
                     beam_size=self.beam_size,
+                    # greedy only: a decode that fails faster-whisper's checks is
+                    # doubted (Confidence) whatever a sample at a higher temperature
+                    # would say, so sampling is only cost (minutes of CPU on a German
+                    # window for tiny.en) and makes the same audio come out differently
+                    temperature=0.0,
                     vad_filter=vad,
                     word_timestamps=word_timestamps,
                 )

@@ -146,7 +146,7 @@ class Stack:
             self._started = True
             self.worker.start()
 
-    def settled(self, highlight_id: str, timeout: float = 60.0) -> Highlight:
+    def settled(self, highlight_id: str, timeout: float = 300.0) -> Highlight:
         """Wait until the highlight is done or failed for good, with no job left to run."""
 
         def final() -> Highlight | None:
