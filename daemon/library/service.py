@@ -54,7 +54,9 @@ class Library:
         self.transcripts = PublisherTranscripts(db, catalog)
         self.podcasts = Podcasts(db)
         self.announce = announce
-        self.subscriptions = Subscriptions(db, catalog, self.podcasts, settings)
+        self.subscriptions = Subscriptions(
+            db, catalog, self.podcasts, settings, scratch=data_dir / "tmp"
+        )
         self.downloads = Downloads(
             db, catalog, settings, data_dir / "episodes", playing, self.transcripts
         )

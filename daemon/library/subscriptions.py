@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import random
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from earmark.config.model import LibraryConfig
 from earmark.errors import EarmarkError, FeedError
@@ -59,8 +61,14 @@ class Subscriptions:
         catalog: Catalog,
         podcasts: Podcasts,
         settings: LibraryConfig,
+        scratch: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``scratch``: where feeds are written while they arrive (None: the system's
+        temporary folder)."""
+        self.scratch = scratch
+        if scratch is not None:
+            scratch.mkdir(parents=True, exist_ok=True)
         self.db = db
         self.catalog = catalog
         self.podcasts = podcasts
@@ -103,19 +111,26 @@ class Subscriptions:
     def _read(
         self, url: str, fetch_from: str | None, validators: Validators | None
     ) -> tuple[Fetched, Feed | None]:
-        """The feed's answer and, unless it was "not modified", the feed."""
-        fetched = fetch_document(
-            fetch_from or url,
-            validators=validators,
-            timeout=self.settings.connect_seconds,
-            deadline=self.settings.feed_seconds,
-            limit=int(self.settings.max_feed_mb * MEGABYTE),
-            # the feed's own address is the user's; only URLs read from a feed are not
-            allow_file=True,
-        )
-        if fetched.not_modified or fetched.body is None:
-            return fetched, None
-        feed = parse_feed(fetched.body, fetched.final_url, content_type=fetched.content_type)
+        """The feed's answer and, unless it was "not modified", the feed.
+
+        The body streams to a scratch file and is read back once: held in memory
+        while it arrives, a 50 MB feed would be there twice."""
+        with tempfile.TemporaryDirectory(dir=self.scratch, prefix="feed-") as folder:
+            body = Path(folder) / "feed.xml"
+            fetched = fetch_document(
+                fetch_from or url,
+                validators=validators,
+                timeout=self.settings.connect_seconds,
+                deadline=self.settings.feed_seconds,
+                limit=int(self.settings.max_feed_mb * MEGABYTE),
+                # the feed's own address is the user's; only URLs read from a feed are not
+                allow_file=True,
+                into=body,
+            )
+            if fetched.not_modified or fetched.path is None:
+                return fetched, None
+            data = body.read_bytes()
+        feed = parse_feed(data, fetched.final_url, content_type=fetched.content_type)
         return fetched, feed
 
     def _store(self, podcast_id: int, url: str, fetched: Fetched, feed: Feed) -> Refreshed:
