@@ -161,3 +161,60 @@ def test_downloads_shows_the_one_under_way_and_watch_follows_it_to_the_end(
     finally:
         released.set()
         daemon.terminate()
+
+
+def test_importing_500_feeds_subscribes_at_once_and_refreshes_a_few_at_a_time(
+    write_config: Callable[..., Path], broker: LocalBroker, site: Site, tmp_path: Path
+) -> None:
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def feed_answer(n: int) -> Callable[[Request], None]:
+        document = (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Show {n}</title>'
+            f'<item><guid>{n}-1</guid><title>Episode of {n}</title><enclosure url="'
+            f'{site.url(f"audio/{n}.mp3")}" type="audio/mpeg" length="9"/></item></channel></rss>'
+        ).encode()
+
+        def answer(request: Request) -> None:
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            try:
+                request.stopping.wait(0.02)  # long enough for refreshes to overlap
+                request.send(200, document)
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+        return answer
+
+    urls = [site.on(f"feeds/{n}.xml", feed_answer(n)) for n in range(500)]
+    opml = tmp_path / "podcasts.opml"
+    outlines = "".join(
+        f'<outline type="rss" text="Show {n}" xmlUrl="{u}"/>' for n, u in enumerate(urls)
+    )
+    opml.write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
+    config = write_config(
+        {
+            "mqtt": {"host": "127.0.0.1", "port": broker.port},
+            "player": {"autoplay": False},
+            "library": {"download": False},
+        }
+    )
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: daemon.status(), what="the daemon to answer")
+        imported = earmark(config, "opml", "import", str(opml), timeout=150)
+        assert imported.returncode == 0, imported.stderr
+        assert "subscribed to 500 new of 500 feeds" in imported.stdout
+
+        def all_refreshed() -> bool:
+            listed = earmark(config, "podcasts").stdout
+            return listed.count("refreshed never") == 0 and listed.count("1 episodes") == 500
+
+        wait_for(all_refreshed, timeout=600, what="500 feeds refreshed in the background")
+        assert 1 < most[0] <= 4  # library.refresh_concurrency, the default
+        assert "Show 499" in earmark(config, "opml", "export").stdout
+    finally:
+        daemon.terminate()
