@@ -62,6 +62,9 @@ class MqttLink:
         self._on_disconnected = on_disconnected
         self._connected = threading.Event()
         self._connections = 0
+        # absolute topics outside our own (Home Assistant's birth message), each
+        # subscribed on every connect and handed to its callback on paho's thread
+        self._watched: dict[str, Callable[[bytes], None]] = {}
         self._stopping = False
         self.client = paho.Client(
             paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
@@ -89,6 +92,13 @@ class MqttLink:
         """How many times the link has connected: a message id is only worth
         waiting for on the connection it was sent on."""
         return self._connections
+
+    def watch(self, topic: str, callback: Callable[[bytes], None]) -> None:
+        """Hear ``topic`` (absolute, no wildcards) from the next connect on; the
+        callback runs on paho's thread and must only hand over."""
+        self._watched[topic] = callback
+        if self.connected:
+            self.client.subscribe(topic, qos=1)
 
     def start(self) -> None:
         """Connect in the background; paho keeps reconnecting while the broker is away."""
@@ -139,6 +149,8 @@ class MqttLink:
         client.publish(self.topic("status"), b"online", qos=1, retain=True)
         options = SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True)
         client.subscribe(self.topic("cmd/+"), options=options)
+        for topic in self._watched:
+            client.subscribe(topic, qos=1)
         if self._on_connected is not None:
             self._on_connected()
 
@@ -178,6 +190,10 @@ class MqttLink:
             self._on_acked(mid)
 
     def _message_cb(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        watcher = self._watched.get(message.topic)
+        if watcher is not None:
+            watcher(bytes(message.payload))
+            return
         prefix = self.topic("cmd/")
         if self._on_command is None or not message.topic.startswith(prefix):
             return
