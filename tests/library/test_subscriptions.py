@@ -14,6 +14,7 @@ import pytest
 from earmark.config.model import LibraryConfig
 from earmark.errors import FeedError
 from earmark.library.downloads import Downloads
+from earmark.library.publisher import PublisherTranscripts
 from earmark.library.subscriptions import Subscriptions
 from earmark.store.catalog import Catalog
 from earmark.store.database import Database, utc_now
@@ -338,28 +339,46 @@ def test_unsubscribing_keeps_highlights_and_drops_downloads(library: Library, si
     assert library.catalog.episode(episode.id).local_path  # type: ignore[union-attr]
 
 
-def test_a_404_on_chapters_never_stops_the_download(
-    library: Library, site: Site, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("chapters", "transcript"),
+    [(b"", b""), (b"this is not json {", b"WEBVTT garbage \x00\xff")],
+    ids=["404", "garbage"],
+)
+def test_broken_chapters_or_transcripts_never_stop_the_download(
+    library: Library,
+    site: Site,
+    caplog: pytest.LogCaptureFixture,
+    chapters: bytes,
+    transcript: bytes,
 ) -> None:
     site.on("a.mp3", body(b"aaaa"))
-    chapters = '<podcast:chapters url="{}" type="application/json+chapters"/>'.format(
-        site.url("missing-chapters.json")
+    if chapters:
+        site.on("chapters.json", body(chapters))
+        site.on("a.vtt", body(transcript, content_type="text/vtt"))
+    extra = (
+        f'<podcast:chapters url="{site.url("chapters.json")}" type="application/json+chapters"/>'
+        f'<podcast:transcript url="{site.url("a.vtt")}" type="text/vtt"/>'
     )
     head = RSS_HEAD.replace("<rss ", '<rss xmlns:podcast="https://podcastindex.org/namespace/1.0" ')
     url = site.on(
         "feed.xml",
         body(
-            (
-                head.format(title="T") + item("a", site.url("a.mp3"), extra=chapters) + RSS_TAIL
-            ).encode()
+            (head.format(title="T") + item("a", site.url("a.mp3"), extra=extra) + RSS_TAIL).encode()
         ),
     )
+    transcripts = PublisherTranscripts(library.db, library.catalog)
+    library.downloads.transcripts = transcripts
     library.subscriptions.subscribe(url)
     with caplog.at_level(logging.WARNING):
         library.downloads.run_once()
     (episode,) = library.catalog.episodes()
     assert episode.local_path and Path(episode.local_path).read_bytes() == b"aaaa"
-    assert any("chapters" in r.getMessage() and "404" in r.getMessage() for r in caplog.records)
+    assert episode.chapters == ()
+    assert site.asked("a.vtt"), "the transcript was fetched with the download"
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("chapters" in line for line in warned)
+    assert any("transcript" in line for line in warned)
+    assert all("\n" not in line for line in warned)
 
 
 def test_duplicate_guids_warn_once_per_feed(
