@@ -52,6 +52,7 @@ from earmark.store.database import Database
 from earmark.store.highlights import HighlightBook
 from earmark.store.jobs import JobQueue
 from earmark.sync.broker import LocalBroker
+from earmark.sync.discovery import HomeAssistant
 from earmark.sync.home_broker import broker_address, start_local_broker
 from earmark.sync.listeners import OutboxWake, StatePublisher
 from earmark.sync.mqtt import MqttLink
@@ -126,6 +127,7 @@ class Speaker:
             self.library,
             self.status.report,
             self.worker.notify,
+            remove_home_assistant=lambda: self.ha.remove(),
         )
         self.link = MqttLink(
             broker_address(config.mqtt),
@@ -143,6 +145,7 @@ class Speaker:
         self.control = ControlServer(
             config.socket_path, lambda command, args: self.commands.answer(command, args, "cli")
         )
+        self.ha = HomeAssistant(config, self.link, self.status.report, self.catalog, self.on_loop)
         self.broker: LocalBroker | None = None
         self.inputs: device.Inputs | None = None
         self.systemd = SystemdNotifier()
@@ -151,6 +154,7 @@ class Speaker:
         for listener in (
             StatePublisher(self.link.publish),
             OutboxWake(self.relay.notify),
+            self.ha,
             WorkerWake(self.worker, self.lookahead),
             Feedback(self.playback),
             PlayWhenStocked(self.playback),

@@ -186,6 +186,16 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ha_remove(args: argparse.Namespace) -> int:
+    try:  # the running daemon clears it and stops announcing it
+        print(_request(args, "ha_remove")["message"])
+    except NotRunningError:
+        from earmark.sync.discovery import remove_device
+
+        print(remove_device(_load(args)))
+    return 0
+
+
 def cmd_inputs(args: argparse.Namespace) -> int:
     from earmark import app
 
@@ -256,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=50
     )
     add("retry", cmd_retry, "run a failed job again").add_argument("job_id", type=int)
+    ha = add("ha", lambda a: 2, "Home Assistant")
+    ha_sub = ha.add_subparsers(dest="ha_command", required=True, metavar="remove")
+    ha_sub.add_parser("remove", help="remove this speaker from Home Assistant").set_defaults(
+        handler=cmd_ha_remove
+    )
     add("inputs", cmd_inputs, "show input devices and the keys they send").add_argument(
         "--watch", action="store_true", required=True
     )

@@ -77,6 +77,7 @@ class Commands:
         library: Library,
         status: Callable[[], Reply],
         wake_worker: Callable[[], None],
+        remove_home_assistant: Callable[[], Reply] | None = None,
     ) -> None:
         self.playback = playback
         self.catalog = catalog
@@ -110,6 +111,7 @@ class Commands:
             "gpodder_sync": lambda a, s: library.sync_gpodder(),
             "highlights": self._highlights,
             "continue": lambda a, s: self._say(playback.continue_from_here()),
+            "ha_remove": lambda a, s: (remove_home_assistant or _no_home_assistant)(),
         }
 
     @property
@@ -204,6 +206,10 @@ class Commands:
             podcast = str(args["podcast"]).lower()
             chosen = [h for h in chosen if h.podcast_title.lower() == podcast]
         return self._say(self.playback.play_highlights(chosen))
+
+
+def _no_home_assistant() -> Reply:
+    raise CommandError("this speaker has no Home Assistant discovery")
 
 
 def job_listing(job: Job) -> dict[str, Any]:

@@ -281,6 +281,19 @@ class JobsConfig:
 
 
 @dataclass(frozen=True)
+class HomeAssistantConfig:
+    """MQTT discovery: Home Assistant sees the speaker by itself (docs/home-assistant.md)."""
+
+    enabled: bool = True
+    discovery_prefix: str = "homeassistant"
+    # the companion dashboard's address: the device's "visit" link, highlight links
+    dashboard_url: str | None = None
+
+    def __post_init__(self) -> None:
+        topic_prefix("discovery_prefix", self.discovery_prefix)
+
+
+@dataclass(frozen=True)
 class Config:
     device_id: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
     data_dir: Path = field(default_factory=_data_home)
@@ -296,6 +309,7 @@ class Config:
     jobs: JobsConfig = field(default_factory=JobsConfig)
     inputs: InputsConfig = field(default_factory=InputsConfig)
     gpodder: GpodderConfig = field(default_factory=GpodderConfig)
+    home_assistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
 
     def __post_init__(self) -> None:
         topic_level("device_id", self.device_id)
