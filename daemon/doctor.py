@@ -19,6 +19,11 @@ from earmark.config.loader import line_of
 from earmark.config.model import TranscriptionConfig
 from earmark.errors import ConfigError, EarmarkError, TranscriberError
 from earmark.sync.broker import port_answers
+from earmark.sync.home_broker import broker_address
+from earmark.sync.mqtt import BrokerUnreachable, probe
+
+# how long the broker check waits for each step (connect, TLS, CONNACK)
+BROKER_TIMEOUT = 5.0
 
 Check = Callable[[Config], str]  # returns what is fine; raises EarmarkError with what is not
 
@@ -66,18 +71,17 @@ def _tools(cfg: Config) -> str:
 
 
 def _broker(cfg: Config) -> str:
-    host = cfg.mqtt.host or "127.0.0.1"
-    port = cfg.mqtt.port if cfg.mqtt.host else cfg.mqtt.local_port
-    if port_answers(host, port):
-        return f"broker answers on {host}:{port}"
-    if cfg.mqtt.host is None:
+    """Connect as the speaker would (TLS, user, password) and name what fails."""
+    address = broker_address(cfg.mqtt)
+    if cfg.mqtt.host is None and not port_answers(address.host, address.port):
         if shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists():
-            return f"no broker on {host}:{port}; earmark will start its own mosquitto there"
+            return f"no broker on {address}; earmark will start its own mosquitto there"
         raise EarmarkError("no broker configured and mosquitto missing: apt-get install mosquitto")
-    raise EarmarkError(
-        f"broker {host}:{port} does not answer; snips wait in the outbox until it "
-        "does (check mqtt.host / mqtt.port)"
-    )
+    try:
+        # a client id of its own: the speaker's would make the broker drop the speaker
+        return probe(address, f"earmark-{cfg.device_id}-doctor", BROKER_TIMEOUT)
+    except BrokerUnreachable as exc:
+        raise EarmarkError(f"{exc}; snips wait in the outbox until it connects") from None
 
 
 def _data_dir(cfg: Config) -> str:

@@ -69,12 +69,23 @@ class MqttConfig:
     port: int = 1883
     local_port: int = 1883
     username: str | None = None
-    password: str | None = None
+    # the password: here, or the first line of password_file, or the environment
+    # variable named by password_env (one of the three); never logged
+    password: str | None = field(default=None, repr=False)
+    password_file: Path | None = None
+    password_env: str | None = None
+    # TLS: the broker's certificate is checked against ca_file (None = the system's
+    # CAs) and must name `host`; client_cert and client_key when the broker wants one
     tls: bool = False
     ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
     topic_prefix: str = "earmark"
     discovery_prefix: str = "homeassistant"
     keepalive: int = 30
+    # a lost broker is tried again after min, doubling up to max, each wait jittered
+    reconnect_min_seconds: int = 1
+    reconnect_max_seconds: int = 60
 
     def __post_init__(self) -> None:
         between("port", self.port, *PORTS)
@@ -82,6 +93,26 @@ class MqttConfig:
         between("keepalive", self.keepalive, 1, 65535)
         topic_prefix("topic_prefix", self.topic_prefix)
         topic_prefix("discovery_prefix", self.discovery_prefix)
+        between("reconnect_min_seconds", self.reconnect_min_seconds, 1, 3600)
+        between("reconnect_max_seconds", self.reconnect_max_seconds, 1, 3600)
+        if self.reconnect_max_seconds < self.reconnect_min_seconds:
+            raise OptionError("reconnect_max_seconds", "must not be below reconnect_min_seconds")
+        given = [n for n in ("password", "password_file", "password_env") if getattr(self, n)]
+        if len(given) > 1:
+            raise OptionError(given[1], f"give one of {' or '.join(given)}, not both")
+        if given and not self.username:
+            raise OptionError("username", f"is needed with {given[0]}")
+        if self.password_env is not None and not _ENV_NAME.fullmatch(self.password_env):
+            raise OptionError("password_env", f"'{self.password_env}' is not a variable name")
+        for name in ("password_file", "ca_file", "client_cert", "client_key"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise OptionError(name, f"{path} does not exist (or is not a file)")
+        if (self.client_cert is None) != (self.client_key is None):
+            raise OptionError("client_key", "give client_cert and client_key together")
+        for name in ("ca_file", "client_cert"):
+            if getattr(self, name) is not None and not self.tls:
+                raise OptionError(name, "is used only with tls: true; set it")
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
+import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
+from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from earmark.errors import EarmarkError
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +38,27 @@ log = logging.getLogger(__name__)
 OnCommand = Callable[[str, bytes, bool], None]
 
 
+class BrokerUnreachable(EarmarkError):
+    """The broker could not be reached or refused us; the message says why in plain words."""
+
+
 @dataclass(frozen=True)
 class BrokerAddress:
     host: str
     port: int
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     tls: bool = False
-    ca_file: str | None = None
+    ca_file: str | None = None  # None with tls: the system's CAs
     keepalive: int = 30
+    client_cert: str | None = None
+    client_key: str | None = None
+    # waits between attempts: from min, doubling up to max, each jittered
+    reconnect_min: int = 1
+    reconnect_max: int = 60
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
 class MqttLink:
@@ -66,16 +84,16 @@ class MqttLink:
         # subscribed on every connect and handed to its callback on paho's thread
         self._watched: dict[str, Callable[[bytes], None]] = {}
         self._stopping = False
-        self.client = paho.Client(
-            paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
-        )
-        if address.username:
-            self.client.username_pw_set(address.username, address.password)
-        if address.tls:
-            self.client.tls_set(ca_certs=address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        self._attempts = 0  # failed attempts since the last connect, for the back-off
+        self._last_cause: str | None = None  # said once, not on every retry
+        self._answered = False  # the broker answered this attempt's CONNECT
+        self._read_error: OSError | None = None  # why paho last lost the socket
+        self.client = _client(address, client_id)
         self.client.will_set(self.topic("status"), b"offline", qos=1, retain=True)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._back_off()
         self.client.on_connect = self._connected_cb
+        self.client.on_connect_fail = self._connect_failed_cb
+        self.client.on_log = self._logged_cb
         self.client.on_disconnect = self._disconnected_cb
         self.client.on_publish = self._published_cb
         self.client.on_message = self._message_cb
@@ -137,13 +155,14 @@ class MqttLink:
         reason: paho.ReasonCode,
         properties: object,
     ) -> None:
+        self._answered = True
         if reason.is_failure:
-            log.warning(
-                "mqtt connect refused by %s:%s: %s", self.address.host, self.address.port, reason
-            )
+            self._cannot_connect(refusal(self.address, reason))
             return
         again = " again" if self._connections else ""
         self._connections += 1
+        self._attempts = 0  # paho forgets its own wait here too; the next is from min
+        self._last_cause = None
         self._connected.set()
         log.info("mqtt connected%s broker=%s:%s", again, self.address.host, self.address.port)
         client.publish(self.topic("status"), b"online", qos=1, retain=True)
@@ -162,8 +181,15 @@ class MqttLink:
         reason: paho.ReasonCode,
         properties: object,
     ) -> None:
+        self._back_off()
+        answered, self._answered = self._answered, False
+        error, self._read_error = self._read_error, None
         if not self._connected.is_set():
-            return  # a connect attempt that failed: nothing was up
+            # a connect attempt that failed: nothing was up; a refusal is already said
+            if not answered and not self._stopping:
+                cause = failure(self.address, error or ConnectionResetError(), after_connect=True)
+                self._cannot_connect(cause)
+            return
         self._connected.clear()
         if not self._stopping:
             log.warning(
@@ -174,6 +200,39 @@ class MqttLink:
             )
         if self._on_disconnected is not None:
             self._on_disconnected("stopped" if self._stopping else str(reason))
+
+    def _connect_failed_cb(self, client: paho.Client, userdata: object) -> None:
+        # paho calls this inside its ``except OSError`` around the attempt, without
+        # the exception: sys.exception() is that exception
+        error = sys.exception()
+        self._cannot_connect(
+            failure(self.address, error) if error is not None else "connection failed"
+        )
+        self._back_off()
+
+    def _logged_cb(self, client: paho.Client, userdata: object, level: int, message: str) -> None:
+        # a socket lost after connecting (a TLS alert, a reset) reaches us only in
+        # paho's log, written inside its ``except OSError``
+        error = sys.exception()
+        if isinstance(error, OSError):
+            self._read_error = error
+
+    def _cannot_connect(self, cause: str) -> None:
+        """Say why once; the same cause again on a retry is only debug."""
+        level = logging.DEBUG if cause == self._last_cause else logging.WARNING
+        self._last_cause = cause
+        log.log(level, "mqtt cannot connect broker=%s: %s; will retry", self.address, cause)
+
+    def _back_off(self) -> None:
+        """Set the wait before paho's next attempt: doubling from reconnect_min up
+        to reconnect_max, then a random point in its upper half, so speakers that
+        lost the broker together do not all come back in the same second (paho's
+        own back-off has no jitter; a fixed min = max wait is set each time)."""
+        low, high = self.address.reconnect_min, self.address.reconnect_max
+        ceiling = min(high, low * 2 ** min(self._attempts, 16))
+        wait = max(low, random.randint((ceiling + 1) // 2, ceiling))
+        self._attempts += 1
+        self.client.reconnect_delay_set(min_delay=wait, max_delay=wait)
 
     def _published_cb(
         self,
@@ -207,3 +266,181 @@ class MqttLink:
             log.info("mqtt retained command on the broker topic=%s; clearing it", message.topic)
             client.publish(message.topic, b"", qos=1, retain=True)
         self._on_command(action, bytes(message.payload), retained)
+
+
+def _client(address: BrokerAddress, client_id: str) -> paho.Client:
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
+    )
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set(
+            ca_certs=address.ca_file,
+            certfile=address.client_cert,
+            keyfile=address.client_key,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    return client
+
+
+def probe(address: BrokerAddress, client_id: str, timeout: float = 10.0) -> str:
+    """Connect once and leave; what answered, or BrokerUnreachable with the cause.
+
+    ``client_id`` must not be the speaker's own, or the broker drops the speaker.
+    """
+    client = _client(address, client_id)
+    client.connect_timeout = timeout
+    answered = threading.Event()
+    reasons: list[ReasonCode] = []
+    lost: list[BaseException] = []
+
+    def connected(c: paho.Client, u: object, f: object, reason: ReasonCode, p: object) -> None:
+        reasons.append(reason)
+        answered.set()
+
+    def logged(c: paho.Client, u: object, level: int, message: str) -> None:
+        # a TLS alert after the handshake (TLS 1.3: client certificate refused)
+        # surfaces only in paho's log of the failed read
+        error = sys.exception()
+        if isinstance(error, OSError):
+            lost.append(error)
+            answered.set()
+
+    def closed(c: paho.Client, u: object, f: object, reason: ReasonCode, p: object) -> None:
+        answered.set()
+
+    client.on_connect = connected
+    client.on_disconnect = closed
+    client.on_log = logged
+    try:
+        client.connect(address.host, address.port, address.keepalive)
+    except OSError as exc:
+        raise BrokerUnreachable(failure(address, exc, timeout)) from None
+    client.loop_start()
+    try:
+        if not answered.wait(timeout):
+            raise BrokerUnreachable(
+                f"timed out: {address} took the connection but sent no MQTT answer in "
+                f"{timeout:g} s" + ("" if address.tls else " (a TLS listener? set tls: true)")
+            )
+        if reasons and reasons[0].is_failure:
+            raise BrokerUnreachable(refusal(address, reasons[0]))
+        if not reasons:
+            error = lost[0] if lost else ConnectionResetError()
+            raise BrokerUnreachable(failure(address, error, after_connect=True))
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    who = f" as {address.username}" if address.username else ""
+    return f"connected to {address}{who}" + (" over TLS" if address.tls else "")
+
+
+# OpenSSL's X509_V_ERR_* codes, as ssl.SSLCertVerificationError.verify_code
+_EXPIRED, _NOT_YET_VALID = 10, 9
+_SELF_SIGNED, _SELF_SIGNED_IN_CHAIN = 18, 19
+_UNKNOWN_ISSUER = (2, 20, 21)
+_WRONG_HOST = (62, 64)  # host name, IP address mismatch
+
+
+def failure(
+    address: BrokerAddress,
+    error: BaseException,
+    timeout: float | None = None,
+    after_connect: bool = False,
+) -> str:
+    """A failed connect or TLS handshake in plain words, one line; ``after_connect``:
+    the socket (and TLS handshake) was up and was lost before the broker answered."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return "TLS verify failed: " + _verify_cause(address, error)
+    if isinstance(error, ssl.SSLError) and not isinstance(error, ssl.SSLEOFError):
+        return "TLS failed: " + _tls_cause(address, error)
+    if isinstance(error, socket.gaierror):
+        return f"name not resolved: '{address.host}' is not a known host (check mqtt.host)"
+    if isinstance(error, ConnectionRefusedError):
+        return (
+            f"connection refused: nothing listens on {address} "
+            "(is the broker running? check mqtt.host and mqtt.port)"
+        )
+    if isinstance(error, TimeoutError):
+        within = f" within {timeout:g} s" if timeout else ""
+        return f"timed out: {address} did not answer{within} (wrong host, or a firewall?)"
+    if isinstance(error, (ssl.SSLEOFError, ConnectionResetError, BrokenPipeError)):
+        return _closed(address, error, after_connect)
+    return f"cannot connect to {address}: {getattr(error, 'strerror', None) or error}"
+
+
+def _closed(address: BrokerAddress, error: BaseException, after_connect: bool) -> str:
+    if not address.tls:
+        return f"connection closed by {address} before it answered (a TLS listener? set tls: true)"
+    if not after_connect and not isinstance(error, ssl.SSLEOFError):
+        # reset at our TLS hello: the other side took it for garbage
+        return f"TLS failed: {address} does not speak TLS (a plain listener? set tls: false)"
+    if address.client_cert:
+        return "TLS failed: the broker closed the connection: it does not accept mqtt.client_cert"
+    return (
+        "TLS failed: the broker closed the connection: it wants a client certificate "
+        "(set mqtt.client_cert and mqtt.client_key)"
+    )
+
+
+def _verify_cause(address: BrokerAddress, error: ssl.SSLCertVerificationError) -> str:
+    code = error.verify_code
+    trust = f"mqtt.ca_file {address.ca_file}" if address.ca_file else "the system's CAs"
+    if code == _EXPIRED:
+        return "the broker's certificate has expired (renew it on the broker)"
+    if code == _NOT_YET_VALID:
+        return "the broker's certificate is not valid yet (check the clocks)"
+    if code == _SELF_SIGNED:
+        return f"the broker's certificate is self-signed and not trusted by {trust}"
+    if code == _SELF_SIGNED_IN_CHAIN or code in _UNKNOWN_ISSUER:
+        return (
+            f"the broker's certificate is signed by a CA unknown to {trust} "
+            "(set mqtt.ca_file to the CA that signed it)"
+        )
+    if code in _WRONG_HOST:
+        return (
+            f"the broker's certificate is not for '{address.host}' "
+            "(connect by a name the certificate holds, or reissue it)"
+        )
+    return error.verify_message or str(error)
+
+
+def _tls_cause(address: BrokerAddress, error: ssl.SSLError) -> str:
+    reason = error.reason or ""
+    if reason == "WRONG_VERSION_NUMBER":
+        return f"{address} does not speak TLS (a plain listener? set tls: false or the TLS port)"
+    if "CERTIFICATE_REQUIRED" in reason:
+        return "the broker wants a client certificate (set mqtt.client_cert and mqtt.client_key)"
+    if reason.endswith(("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN")):
+        return "the broker does not accept our client certificate (mqtt.client_cert)"
+    return reason.replace("_", " ").lower() or str(error)
+
+
+# MQTT 5 CONNACK reason codes (and what paho maps MQTT 3.1.1 refusals to)
+_BAD_CREDENTIALS = 134
+_NOT_AUTHORISED = 135
+
+
+def refusal(address: BrokerAddress, reason: ReasonCode) -> str:
+    """A CONNACK refusal in plain words, one line."""
+    user = address.username
+    if reason.value == _BAD_CREDENTIALS:
+        if not user:
+            return "wrong credentials: the broker wants a user (set mqtt.username and a password)"
+        return (
+            f"wrong credentials: the broker refused user '{user}' or its password "
+            "(check mqtt.username and the password)"
+        )
+    if reason.value == _NOT_AUTHORISED:
+        if not user:
+            return (
+                "not authorised: the broker takes no anonymous clients "
+                "(set mqtt.username and a password)"
+            )
+        # mosquitto answers a wrong password so, not with "bad user name or password"
+        return (
+            f"wrong credentials or not authorised: the broker refused user '{user}' "
+            "(check mqtt.username and the password, then the broker's users)"
+        )
+    return f"refused by the broker: {reason}"
