@@ -228,9 +228,9 @@ class MqttLink:
         to reconnect_max, then a random point in its upper half, so speakers that
         lost the broker together do not all come back in the same second (paho's
         own back-off has no jitter; a fixed min = max wait is set each time)."""
-        low, high = self.address.reconnect_min, self.address.reconnect_max
-        ceiling = min(high, low * 2 ** min(self._attempts, 16))
-        wait = max(low, random.randint((ceiling + 1) // 2, ceiling))
+        wait = reconnect_wait(
+            self._attempts, self.address.reconnect_min, self.address.reconnect_max
+        )
         self._attempts += 1
         self.client.reconnect_delay_set(min_delay=wait, max_delay=wait)
 
@@ -266,6 +266,13 @@ class MqttLink:
             log.info("mqtt retained command on the broker topic=%s; clearing it", message.topic)
             client.publish(message.topic, b"", qos=1, retain=True)
         self._on_command(action, bytes(message.payload), retained)
+
+
+def reconnect_wait(attempt: int, low: int, high: int, rng: random.Random | None = None) -> int:
+    """Whole seconds to wait before retry ``attempt`` (0 = the first): the doubled
+    wait, capped at ``high``, then a random point in its upper half (at least ``low``)."""
+    ceiling = min(high, low * 2 ** min(attempt, 16))
+    return max(low, (rng or random).randint((ceiling + 1) // 2, ceiling))
 
 
 def _client(address: BrokerAddress, client_id: str) -> paho.Client:

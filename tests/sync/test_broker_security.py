@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import shutil
 import socket
 import subprocess
@@ -34,8 +35,9 @@ from earmark.store import outbox
 from earmark.store.database import Database
 from earmark.sync.broker import LocalBroker, free_port, port_answers
 from earmark.sync.home_broker import BrokerPasswordError, broker_address
-from earmark.sync.mqtt import MqttLink
+from earmark.sync.mqtt import MqttLink, reconnect_wait
 from earmark.sync.relay import OutboxRelay
+from tests.daemon_process import earmark
 from tests.support import wait_for
 
 PASSWORDS = {"kitchen": "kitchen-secret", "bedroom": "bedroom-secret", "dashboard": "dash-secret"}
@@ -419,3 +421,33 @@ def test_two_sources_of_the_password_are_refused(tmp_path: Path) -> None:
     text = "mqtt:\n  username: kitchen\n  password: a\n  password_env: EARMARK_MQTT_PASSWORD\n"
     with pytest.raises(ConfigError, match="'mqtt.password_env'.*not both"):
         load_text(text, Config)
+
+
+def test_reconnect_waits_double_up_to_the_cap_and_are_spread() -> None:
+    rng = random.Random(7)
+    waits = [[reconnect_wait(n, 1, 60, rng) for n in range(12)] for _ in range(50)]
+    for series in waits:
+        assert series[0] == 1
+        assert all(1 <= w <= min(60, 2**n) and w >= min(60, 2**n) / 2 for n, w in enumerate(series))
+    late = {series[-1] for series in waits}  # at the cap: 30 .. 60, not all the same second
+    assert min(late) >= 30 and max(late) <= 60 and len(late) > 5
+
+
+def test_doctor_names_wrong_credentials_from_the_config_file(
+    household: Household, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("not-kitchens-password\n")
+    mqtt = {
+        "host": "127.0.0.1",
+        "port": household.ports["tls"],
+        "username": "kitchen",
+        "password_file": str(secret),
+        "tls": True,
+        "ca_file": str(household.pki / "ca.crt"),
+    }
+    result = earmark(write_config({"mqtt": mqtt}), "doctor")
+    line = next(x for x in result.stdout.splitlines() if x.split()[1:2] == ["broker"])
+    assert result.returncode == 1
+    assert line.startswith("FAIL") and "wrong credentials" in line
+    assert "not-kitchens-password" not in result.stdout + result.stderr
