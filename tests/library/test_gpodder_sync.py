@@ -38,7 +38,10 @@ FEED = "https://example.org/garden.xml"
 OTHER_FEED = "https://example.net/birds.rss"
 EPISODE = "https://cdn.example.org/garden-12.mp3"
 SECOND = "https://cdn.example.org/garden-13.mp3"
-NOW = datetime.now(UTC).replace(microsecond=0)
+def now() -> datetime:
+    """The time now, read when a test runs: a module-level time goes stale on a
+    busy machine, where a test may start many minutes after the import."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass
@@ -150,7 +153,7 @@ def test_a_position_stopped_on_the_phone_resumes_on_the_speaker(
     make_box: Callable[..., Box], server: GpodderServer
 ) -> None:
     box = make_box()
-    server.phone_play(USER, FEED, EPISODE, 1234, 3600, NOW - timedelta(minutes=3), "garden-12")
+    server.phone_play(USER, FEED, EPISODE, 1234, 3600, now() - timedelta(minutes=3), "garden-12")
 
     reply = box.sync()
 
@@ -165,7 +168,7 @@ def test_a_position_taken_from_the_phone_is_not_sent_back_as_ours(
     make_box: Callable[..., Box], server: GpodderServer
 ) -> None:
     box = make_box()
-    server.phone_play(USER, FEED, EPISODE, 1234, 3600, NOW - timedelta(minutes=3))
+    server.phone_play(USER, FEED, EPISODE, 1234, 3600, now() - timedelta(minutes=3))
 
     box.sync()
     box.sync()
@@ -179,7 +182,7 @@ def test_a_phone_position_finds_the_episode_by_guid_when_its_url_differs(
 ) -> None:
     box = make_box()
     tracked = "https://tracker.example.com/r/cdn.example.org/garden-13.mp3"
-    server.phone_play(USER, FEED, tracked, 600, 3600, NOW - timedelta(minutes=3), "garden-13")
+    server.phone_play(USER, FEED, tracked, 600, 3600, now() - timedelta(minutes=3), "garden-13")
 
     box.sync()
 
@@ -190,6 +193,7 @@ def test_a_position_saved_on_the_speaker_goes_up_as_a_play_action(
     make_box: Callable[..., Box], server: GpodderServer
 ) -> None:
     box = make_box()
+    before = now()
     box.catalog.save_position(episode_id(box, EPISODE), 754.6, 3600.0)
 
     box.sync()
@@ -198,7 +202,7 @@ def test_a_position_saved_on_the_speaker_goes_up_as_a_play_action(
     assert (action["podcast"], action["episode"], action["action"]) == (FEED, EPISODE, "play")
     assert (action["started"], action["position"], action["total"]) == (754, 754, 3600)
     assert (action["guid"], action["device"]) == ("garden-12", DEVICE)
-    assert datetime.fromisoformat(action["timestamp"]).replace(tzinfo=UTC) >= NOW
+    assert datetime.fromisoformat(action["timestamp"]).replace(tzinfo=UTC) >= before
 
 
 def test_an_older_phone_position_does_not_move_a_newer_one_here_back(
@@ -206,7 +210,7 @@ def test_an_older_phone_position_does_not_move_a_newer_one_here_back(
 ) -> None:
     box = make_box()
     box.catalog.save_position(episode_id(box, EPISODE), 900.0, 3600.0)
-    server.phone_play(USER, FEED, EPISODE, 300, 3600, NOW - timedelta(minutes=20))
+    server.phone_play(USER, FEED, EPISODE, 300, 3600, now() - timedelta(minutes=20))
 
     box.sync()
 
@@ -220,7 +224,7 @@ def test_the_store_keeps_a_newer_position_against_a_late_one_from_elsewhere(
     box = make_box()
     episode = episode_id(box, EPISODE)
     box.catalog.save_position(episode, 900.0, 3600.0)
-    an_hour_ago, in_a_minute = iso(NOW - timedelta(hours=1)), iso(NOW + timedelta(minutes=1))
+    an_hour_ago, in_a_minute = iso(now() - timedelta(hours=1)), iso(now() + timedelta(minutes=1))
 
     stored = box.catalog.save_position_from_elsewhere(episode, 100.0, 3600.0, an_hour_ago)
 
@@ -329,7 +333,7 @@ def test_a_wrong_password_is_one_line_changes_nothing_and_logs_no_password(
     kept = make_box().state_file.read_bytes()
     wrong = "hunter2-is-not-it"
     box = make_box(password=wrong)  # restarted with a mistyped password
-    server.phone_play(USER, FEED, EPISODE, 1234, 3600, NOW)
+    server.phone_play(USER, FEED, EPISODE, 1234, 3600, now())
     caplog.set_level(logging.DEBUG)
 
     with pytest.raises(GpodderAuthError) as raised:
