@@ -38,6 +38,8 @@ FEED = "https://example.org/garden.xml"
 OTHER_FEED = "https://example.net/birds.rss"
 EPISODE = "https://cdn.example.org/garden-12.mp3"
 SECOND = "https://cdn.example.org/garden-13.mp3"
+
+
 def now() -> datetime:
     """The time now, read when a test runs: a module-level time goes stale on a
     busy machine, where a test may start many minutes after the import."""
