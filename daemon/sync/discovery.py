@@ -212,12 +212,8 @@ def _json(payload: dict[str, Any]) -> bytes:
 
 
 def _publish_absolute(link: MqttLink, topic: str, payload: bytes) -> int | None:
-    """A retained message on ``topic`` outside the speaker's own (MqttLink.publish
-    only knows topics under ``earmark/<device_id>/``)."""
-    if not link.connected:
-        return None
-    info = link.client.publish(topic, payload, qos=1, retain=True)
-    return int(info.mid) if info.rc == 0 else None
+    """A retained message on ``topic``, outside the speaker's own topics."""
+    return link.publish_absolute(topic, payload, qos=1, retain=True)
 
 
 class HomeAssistant(Listener):

@@ -130,9 +130,16 @@ class MqttLink:
 
         The PUBACK (``on_acked``) may arrive on paho's thread before this returns.
         """
+        return self.publish_absolute(self.topic(relative_topic), payload, qos, retain)
+
+    def publish_absolute(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
+    ) -> int | None:
+        """``publish`` on a topic outside the speaker's own (Home Assistant's
+        discovery config)."""
         if not self.connected:
             return None
-        info = self.client.publish(self.topic(relative_topic), payload, qos=qos, retain=retain)
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return None
         return int(info.mid)
