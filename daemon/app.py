@@ -138,7 +138,7 @@ class Speaker:
             on_connected=lambda: announce(BrokerConnected()),
             on_disconnected=lambda reason: announce(BrokerDisconnected(reason)),
         )
-        self.relay = OutboxRelay(self.db, self.link)
+        self.relay = OutboxRelay(self.db, self.link, retention_days=config.outbox.retention_days)
         self.remote = RemoteCommands(
             self.commands, lambda topic, payload: self.link.publish(topic, payload), self.on_loop
         )

@@ -186,6 +186,15 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resync(args: argparse.Namespace) -> int:
+    from earmark.sync.relay import since_utc
+
+    since_utc(args.since)  # a mistake is refused here, daemon or not
+    params = {"since": args.since} if args.since is not None else {}
+    print(_request(args, "resync", **params)["message"])
+    return 0
+
+
 def cmd_ha_remove(args: argparse.Namespace) -> int:
     try:  # the running daemon clears it and stops announcing it
         print(_request(args, "ha_remove")["message"])
@@ -266,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=50
     )
     add("retry", cmd_retry, "run a failed job again").add_argument("job_id", type=int)
+    again = add("resync", cmd_resync, "publish the highlights again, for a dashboard that was away")
+    again.add_argument("--since", metavar="ISO", help="only those changed since then (UTC)")
     ha = add("ha", lambda a: 2, "Home Assistant")
     ha_sub = ha.add_subparsers(dest="ha_command", required=True, metavar="remove")
     ha_sub.add_parser("remove", help="remove this speaker from Home Assistant").set_defaults(

@@ -23,6 +23,7 @@ from earmark.snip.service import SnipService
 from earmark.store.catalog import Catalog
 from earmark.store.highlights import HighlightBook
 from earmark.store.jobs import Job, JobQueue
+from earmark.sync.relay import resync
 
 Reply = dict[str, Any]
 # a command that reaches the network (subscribe, refresh) answers when it is done
@@ -112,6 +113,7 @@ class Commands:
             "highlights": self._highlights,
             "continue": lambda a, s: self._say(playback.continue_from_here()),
             "ha_remove": lambda a, s: (remove_home_assistant or _no_home_assistant)(),
+            "resync": lambda a, s: resync(book, a),
         }
 
     @property

@@ -312,6 +312,15 @@ class JobsConfig:
 
 
 @dataclass(frozen=True)
+class OutboxConfig:
+    # rows the broker acknowledged are deleted after this many days (unsent: never)
+    retention_days: float = 7.0
+
+    def __post_init__(self) -> None:
+        at_least("retention_days", self.retention_days, 0)
+
+
+@dataclass(frozen=True)
 class HomeAssistantConfig:
     """MQTT discovery: Home Assistant sees the speaker by itself (docs/home-assistant.md)."""
 
@@ -341,6 +350,7 @@ class Config:
     inputs: InputsConfig = field(default_factory=InputsConfig)
     gpodder: GpodderConfig = field(default_factory=GpodderConfig)
     home_assistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
 
     def __post_init__(self) -> None:
         topic_level("device_id", self.device_id)

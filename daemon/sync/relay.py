@@ -10,6 +10,13 @@ keeps no acknowledgement it cannot match to a message of its own: it learns
 the id of each publish under its lock, and an acknowledgement that arrives
 while a publish is still returning (paho may call back first) is held only
 until that publish returns.
+
+Matched acknowledgements are collected and marked in one transaction (one
+fsync) every ``ack_linger`` seconds or ``ack_batch`` rows, whichever comes
+first. At most ``window`` rows (``window_bytes`` of payload, a clip is big)
+wait for their PUBACK at once. Rows sent longer
+ago than ``retention_days`` are deleted at start and every ``prune_every``
+seconds, a few hundred per transaction.
 """
 
 from __future__ import annotations
@@ -17,10 +24,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from earmark.errors import EarmarkError
 from earmark.store import outbox
 from earmark.store.database import Database
+from earmark.store.highlights import HighlightBook
 from earmark.store.outbox import OutboxMessage
 from earmark.sync.mqtt import MqttLink
 
@@ -28,13 +40,35 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, link: MqttLink, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        link: MqttLink,
+        poll_seconds: float = 1.0,
+        *,
+        retention_days: float = 7.0,
+        prune_every: float = 3600.0,
+        ack_batch: int = 100,
+        ack_linger: float = 0.005,
+        window: int = 1000,
+        window_bytes: int = 4_000_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.db = db
         self.link = link
         self.poll_seconds = poll_seconds
+        self.retention = timedelta(days=retention_days)
+        self.prune_every = prune_every
+        self.ack_batch = ack_batch
+        self.ack_linger = ack_linger
+        self.window = window
+        self.window_bytes = window_bytes
+        self.clock = clock
+        self.prunes = 0  # prune rounds done (tests wait on it)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._acks_came = threading.Condition(self._lock)
         # guarded by _lock: rows sent on this connection and waiting for their PUBACK
         # (mqtt message id -> outbox row id), rows whose PUBACK came, and the ids
         # acknowledged while a publish of ours had not yet returned its id
@@ -42,6 +76,7 @@ class OutboxRelay:
         self._acked_rows: list[int] = []
         self._publishing = False
         self._acked_while_publishing: set[int] = set()
+        self._sizes: dict[int, int] = {}  # payload bytes of each row waiting (by row id)
         self._connection = 0  # the link's connection the in-flight rows were sent on
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
 
@@ -51,6 +86,8 @@ class OutboxRelay:
             row_id = self._inflight.pop(mid, None)
             if row_id is not None:
                 self._acked_rows.append(row_id)
+                if len(self._acked_rows) >= self.ack_batch or not self._inflight:
+                    self._acks_came.notify()
             elif self._publishing:
                 self._acked_while_publishing.add(mid)
                 return  # matched (or dropped) when the publish returns
@@ -84,12 +121,16 @@ class OutboxRelay:
         self._stop.set()
         self._wake.set()
         self._thread.join(5)
+        self._mark_acked()  # what was acknowledged during the last round
 
     def _run(self) -> None:
+        next_prune = time.monotonic()  # at start, then every prune_every
         while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
             try:
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + self.prune_every
+                    self._prune()
+                self._wait_for_acks()
                 self._mark_acked()
                 self._forget_lost_connection()
                 if self.link.connected:
@@ -97,6 +138,23 @@ class OutboxRelay:
             except Exception:  # the relay must outlive any one bad row or broker hiccup
                 log.exception("outbox relay round failed; retrying")
                 time.sleep(self.poll_seconds)
+            self._wake.wait(min(self.poll_seconds, max(0.0, next_prune - time.monotonic())))
+            self._wake.clear()
+
+    def _prune(self) -> None:
+        deleted = outbox.prune_sent(self.db, self.clock() - self.retention)
+        self.prunes += 1
+        if deleted:
+            log.info("outbox pruned rows=%d sent more than %s ago", deleted, self.retention)
+
+    def _wait_for_acks(self) -> None:
+        """Once acknowledgements come, let a few more join them (one fsync for all)."""
+        with self._acks_came:
+            if self._acked_rows and self._inflight:
+                self._acks_came.wait_for(
+                    lambda: len(self._acked_rows) >= self.ack_batch or not self._inflight,
+                    self.ack_linger,
+                )
 
     def _forget_lost_connection(self) -> None:
         """A PUBACK for a message sent on an earlier connection may never come:
@@ -105,33 +163,55 @@ class OutboxRelay:
         if connection == self._connection:
             return
         with self._lock:
+            for row_id in self._inflight.values():
+                self._sizes.pop(row_id, None)
             self._inflight.clear()
         self._connection = connection
 
-    def _mark_acked(self) -> None:
+    def _mark_acked(self, settled: list[int] | None = None) -> None:
+        """Mark every row acknowledged so far (and ``settled``) in one transaction."""
         with self._lock:
             rows, self._acked_rows = self._acked_rows, []
-        for row_id in rows:
-            outbox.mark_sent(self.db, row_id)
+        rows += settled or []
+        try:
+            outbox.mark_sent(self.db, rows)
+        except BaseException:
+            with self._lock:  # still acknowledged: marked by the next round
+                self._acked_rows[:0] = rows
+            raise
+        with self._lock:
+            for row_id in rows:
+                self._sizes.pop(row_id, None)
 
     def _send(self) -> None:
         with self._lock:
             waiting = set(self._inflight.values()) | set(self._acked_rows)
+            room_bytes = self.window_bytes - sum(self._sizes.values())
+        room = self.window - len(waiting)
+        if room <= 0 or room_bytes <= 0:
+            return
         last = max(waiting, default=0)
-        for message in outbox.unsent(self.db, after_id=last, limit=50):
+        settled: list[int] = []  # rows done without a PUBACK to wait for
+        for message in outbox.unsent(self.db, after_id=last, limit=room):
             payload = message.payload
             if message.payload_file:
                 try:
                     payload = Path(message.payload_file).read_bytes()
                 except OSError as exc:
                     log.warning("outbox row=%s file gone (%s); marking sent", message.id, exc)
-                    outbox.mark_sent(self.db, message.id)
+                    settled.append(message.id)
                     continue
-            if not self._publish(message, payload or b""):
+            mid = self._publish(message, payload or b"")
+            if mid is None:
                 break
-        self._mark_acked()
+            if message.qos == 0:
+                settled.append(message.id)
+            room_bytes -= len(payload or b"")
+            if room_bytes <= 0:
+                break  # the rest when these are acknowledged
+        self._mark_acked(settled)
 
-    def _publish(self, message: OutboxMessage, payload: bytes) -> bool:
+    def _publish(self, message: OutboxMessage, payload: bytes) -> int | None:
         """Send one row and learn its message id before any PUBACK is matched."""
         with self._lock:
             self._publishing = True
@@ -144,12 +224,46 @@ class OutboxRelay:
                 early = self._acked_while_publishing
                 self._acked_while_publishing = set()
                 if mid is not None and message.qos > 0:
+                    self._sizes[message.id] = len(payload)
                     if mid in early:
                         self._acked_rows.append(message.id)
                     else:
                         self._inflight[mid] = message.id
-        if mid is None:
-            return False
-        if message.qos == 0:
-            outbox.mark_sent(self.db, message.id)
-        return True
+        return mid
+
+
+class ResyncError(EarmarkError):
+    """A resync asked for with a wrong ``since``."""
+
+
+def since_utc(value: object) -> str | None:
+    """``since`` as the store writes its times (UTC, milliseconds, ``Z``); None
+    (not given) means every highlight."""
+    if value is None:
+        return None
+    example = "such as 2026-11-26T08:00:00Z"
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise ResyncError(f"'since' must be an ISO-8601 time {example}, got {value!r}")
+    if when.tzinfo is None:
+        raise ResyncError(f"'since' must say its zone (Z for UTC), {example}, got {value!r}")
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def resync(book: HighlightBook, args: dict[str, Any]) -> dict[str, Any]:
+    """Queue the current version of every highlight changed since ``args['since']``
+    (default: all) through the outbox again, for a consumer that was away."""
+    since = since_utc(args.get("since"))
+
+    def payload_of(highlight_id: str) -> bytes | None:
+        highlight = book.get(highlight_id)
+        return highlight.payload(book.device_id).to_json() if highlight else None
+
+    queued = outbox.requeue_highlights(book.db, since, payload_of)
+    log.info("resync queued highlights=%d since=%s", queued, since or "the start")
+    what = "highlight" if queued == 1 else "highlights"
+    after = f" changed since {since}" if since else ""
+    return {"ok": True, "queued": queued, "message": f"{queued} {what}{after} queued again"}
