@@ -31,7 +31,11 @@ def write(tmp_path: Path, text: str) -> Path:
         ("mqtt:\n  topic_prefix: home//earmark\n", 2, "mqtt.topic_prefix"),
         ("mqtt:\n  topic_prefix: earmark/\n", 2, "mqtt.topic_prefix"),
         ('mqtt:\n  topic_prefix: "ear\\0mark"\n', 2, "mqtt.topic_prefix"),
-        ("mqtt:\n  discovery_prefix: home+assistant\n", 2, "mqtt.discovery_prefix"),
+        (
+            "home_assistant:\n  discovery_prefix: home+assistant\n",
+            2,
+            "home_assistant.discovery_prefix",
+        ),
     ],
 )
 def test_a_character_that_breaks_a_topic_is_refused_at_its_line(

@@ -81,7 +81,6 @@ class MqttConfig:
     client_cert: Path | None = None
     client_key: Path | None = None
     topic_prefix: str = "earmark"
-    discovery_prefix: str = "homeassistant"
     keepalive: int = 30
     # a lost broker is tried again after min, doubling up to max, each wait jittered
     reconnect_min_seconds: int = 1
@@ -92,7 +91,6 @@ class MqttConfig:
         between("local_port", self.local_port, *PORTS)
         between("keepalive", self.keepalive, 1, 65535)
         topic_prefix("topic_prefix", self.topic_prefix)
-        topic_prefix("discovery_prefix", self.discovery_prefix)
         between("reconnect_min_seconds", self.reconnect_min_seconds, 1, 3600)
         between("reconnect_max_seconds", self.reconnect_max_seconds, 1, 3600)
         if self.reconnect_max_seconds < self.reconnect_min_seconds:
