@@ -207,6 +207,11 @@ class EventBus:
             log.debug("event dropped after stop: %s", event.name)
 
     def _deliver(self, event: Event) -> None:
+        if self._loop is None:
+            # handed to the loop before the speaker stopped: its parts (the store)
+            # are closed now, so no listener may act on it
+            log.debug("event dropped after stop: %s", event.name)
+            return
         for listener in list(self._listeners):
             try:
                 listener.on_event(event)

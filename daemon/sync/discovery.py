@@ -171,9 +171,9 @@ def device_config(config: Config) -> dict[str, Any]:
                 "sensor",
                 "last_highlight",
                 "Last highlight",
-                stat_t=f"{ha}/highlight",
+                stat_t=f"{ha}/latest",
                 val_tpl="{{ value_json.title }}",
-                json_attr_t=f"{ha}/highlight",
+                json_attr_t=f"{ha}/latest",
                 json_attr_tpl=attributes,
                 ic="mdi:bookmark-outline",
             ),
@@ -287,7 +287,8 @@ class HomeAssistant(Listener):
         if not self.settings.enabled:
             return
         highlight = event.highlight
-        self._retain("highlight", _json(self._highlight_state(highlight)))
+        # not "ha/highlight": a topic ending in /highlight is the contract's own
+        self._retain("latest", _json(self._highlight_state(highlight)))
         kind = {PENDING: "saved", DONE: "done", FAILED: "failed"}.get(highlight.status)
         if kind is not None and self._events.get(highlight.id) != kind:
             self._events[highlight.id] = kind

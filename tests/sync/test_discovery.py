@@ -243,7 +243,7 @@ def test_states_stay_within_home_assistants_limits(
     )
     side.bus.emit(HighlightChanged(highlight))
     now = wait_for(lambda: mqtt_listener.payloads("/ha/now_playing"), 10, 0.05, "now playing")
-    last = wait_for(lambda: mqtt_listener.payloads("/ha/highlight"), 10, 0.05, "last highlight")
+    last = wait_for(lambda: mqtt_listener.payloads("/ha/latest"), 10, 0.05, "last highlight")
     events = wait_for(lambda: mqtt_listener.payloads("/ha/event"), 10, 0.05, "the event")
     assert len(title) > 400
     assert len(now[-1]["title"]) == 255 and len(last[-1]["title"]) == 255
@@ -252,7 +252,7 @@ def test_states_stay_within_home_assistants_limits(
     assert len(attributes.encode()) < 16 * 1024
     assert "compost" not in attributes and "transcript" not in last[-1]["attributes"]
     assert events[-1]["event_type"] == "done" and len(events[-1]["title"]) <= 255
-    assert retained_now(side.link.address.port, "earmark/testbox/ha/highlight")
+    assert retained_now(side.link.address.port, "earmark/testbox/ha/latest")
 
 
 def test_a_birth_message_sends_discovery_again(
