@@ -72,16 +72,7 @@ class Downloads:
 
     def wanted(self) -> list[StoredEpisode]:
         """The episodes that should be on the card and are not (or are an old upload)."""
-        keep = self.settings.keep_unplayed
-        chosen: list[StoredEpisode] = []
-        counts: dict[int, int] = {}
-        for episode in self.catalog.episodes(unplayed_only=True):
-            if not episode.in_feed or counts.get(episode.podcast_id, 0) >= keep:
-                continue
-            counts[episode.podcast_id] = counts.get(episode.podcast_id, 0) + 1
-            if not _on_card(episode):
-                chosen.append(episode)
-        return chosen
+        return [e for e in self._kept_unplayed() if not _on_card(e)]
 
     def run_once(self) -> list[Fetched]:
         """Retire what must go, then download what is wanted, within the budget."""
@@ -217,6 +208,7 @@ class Downloads:
         return protected
 
     def _kept_unplayed(self) -> list[StoredEpisode]:
+        """The newest ``keep_unplayed`` unplayed episodes of each podcast, still in its feed."""
         keep = self.settings.keep_unplayed
         counts: dict[int, int] = {}
         kept = []
