@@ -78,8 +78,10 @@ def _broker(cfg: Config) -> str:
             return f"no broker on {address}; earmark will start its own mosquitto there"
         raise EarmarkError("no broker configured and mosquitto missing: apt-get install mosquitto")
     try:
-        # a client id of its own: the speaker's would make the broker drop the speaker
-        return probe(address, f"earmark-{cfg.device_id}-doctor", BROKER_TIMEOUT)
+        # a client id of its own (the speaker's would make the broker drop the speaker),
+        # starting with the speaker's, which a refusal names
+        speaker = f"earmark-{cfg.device_id}"
+        return probe(address, f"{speaker}-doctor", BROKER_TIMEOUT, speaker_id=speaker)
     except BrokerUnreachable as exc:
         raise EarmarkError(f"{exc}; snips wait in the outbox until it connects") from None
 

@@ -74,6 +74,7 @@ class MqttLink:
     ) -> None:
         self.address = address
         self.base_topic = base_topic.rstrip("/")
+        self.client_id = client_id
         self._on_command = on_command
         self._on_acked = on_acked
         self._on_connected = on_connected
@@ -164,7 +165,7 @@ class MqttLink:
     ) -> None:
         self._answered = True
         if reason.is_failure:
-            self._cannot_connect(refusal(self.address, reason))
+            self._cannot_connect(refusal(self.address, reason, self.client_id))
             return
         again = " again" if self._connections else ""
         self._connections += 1
@@ -298,10 +299,14 @@ def _client(address: BrokerAddress, client_id: str) -> paho.Client:
     return client
 
 
-def probe(address: BrokerAddress, client_id: str, timeout: float = 10.0) -> str:
+def probe(
+    address: BrokerAddress, client_id: str, timeout: float = 10.0, speaker_id: str | None = None
+) -> str:
     """Connect once and leave; what answered, or BrokerUnreachable with the cause.
 
-    ``client_id`` must not be the speaker's own, or the broker drops the speaker.
+    ``client_id`` must not be the speaker's own, or the broker drops the speaker;
+    a refusal names ``speaker_id`` (what the speaker connects as) if given: ``client_id``
+    should start with it, so a broker that refuses ids without its prefix refuses both.
     """
     client = _client(address, client_id)
     client.connect_timeout = timeout
@@ -339,7 +344,7 @@ def probe(address: BrokerAddress, client_id: str, timeout: float = 10.0) -> str:
                 f"{timeout:g} s" + ("" if address.tls else " (a TLS listener? set tls: true)")
             )
         if reasons and reasons[0].is_failure:
-            raise BrokerUnreachable(refusal(address, reasons[0]))
+            raise BrokerUnreachable(refusal(address, reasons[0], speaker_id or client_id))
         if not reasons:
             error = lost[0] if lost else ConnectionResetError()
             raise BrokerUnreachable(failure(address, error, after_connect=True))
@@ -432,13 +437,20 @@ def _tls_cause(address: BrokerAddress, error: ssl.SSLError) -> str:
 
 
 # MQTT 5 CONNACK reason codes (and what paho maps MQTT 3.1.1 refusals to)
+_CLIENT_ID_NOT_VALID = 133
 _BAD_CREDENTIALS = 134
 _NOT_AUTHORISED = 135
 
 
-def refusal(address: BrokerAddress, reason: ReasonCode) -> str:
-    """A CONNACK refusal in plain words, one line."""
+def refusal(address: BrokerAddress, reason: ReasonCode, client_id: str) -> str:
+    """A CONNACK refusal in plain words, one line, naming ``client_id`` where it may
+    be the cause."""
     user = address.username
+    if reason.value == _CLIENT_ID_NOT_VALID:
+        return (
+            f"client id refused: the broker does not accept client id '{client_id}' "
+            "(allow it on the broker, e.g. in its clientid_prefixes)"
+        )
     if reason.value == _BAD_CREDENTIALS:
         if not user:
             return "wrong credentials: the broker wants a user (set mqtt.username and a password)"
@@ -447,14 +459,17 @@ def refusal(address: BrokerAddress, reason: ReasonCode) -> str:
             "(check mqtt.username and the password)"
         )
     if reason.value == _NOT_AUTHORISED:
+        # mosquitto answers so a client id without its clientid_prefixes too (before
+        # it looks at user and password), and a wrong password: the code cannot tell
         if not user:
             return (
                 "not authorised: the broker takes no anonymous clients "
-                "(set mqtt.username and a password)"
+                f"(set mqtt.username and a password), or refused client id '{client_id}' "
+                "(check its clientid_prefixes)"
             )
-        # mosquitto answers a wrong password so, not with "bad user name or password"
         return (
             f"wrong credentials or not authorised: the broker refused user '{user}' "
-            "(check mqtt.username and the password, then the broker's users)"
+            f"or client id '{client_id}' (check mqtt.username and the password, "
+            "then the broker's users and its clientid_prefixes)"
         )
     return f"refused by the broker: {reason}"

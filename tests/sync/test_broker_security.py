@@ -10,6 +10,7 @@ with ``openssl`` here.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -25,6 +26,8 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from earmark import doctor
 from earmark.config import Config
@@ -35,7 +38,7 @@ from earmark.store import outbox
 from earmark.store.database import Database
 from earmark.sync.broker import LocalBroker, free_port, port_answers
 from earmark.sync.home_broker import BrokerPasswordError, broker_address
-from earmark.sync.mqtt import MqttLink, reconnect_wait
+from earmark.sync.mqtt import MqttLink, reconnect_wait, refusal
 from earmark.sync.relay import OutboxRelay
 from tests.daemon_process import earmark
 from tests.support import wait_for
@@ -451,3 +454,57 @@ def test_doctor_names_wrong_credentials_from_the_config_file(
     assert result.returncode == 1
     assert line.startswith("FAIL") and "wrong credentials" in line
     assert "not-kitchens-password" not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def picky_broker() -> Iterator[LocalBroker]:
+    """A broker that takes anyone, but only client ids starting ``kitchen-``; mosquitto
+    answers the others "Not authorized" (0x87), not "Client identifier not valid"."""
+    with LocalBroker(free_port(), "clientid_prefixes kitchen-\n") as running:
+        yield running
+
+
+def test_doctor_names_the_client_id_the_broker_refuses(
+    picky_broker: LocalBroker, tmp_path: Path
+) -> None:
+    line = _doctor_says(MqttConfig(host="127.0.0.1", port=picky_broker.port), tmp_path)
+    assert line.startswith("FAIL") and "refused client id 'earmark-kitchen'" in line
+    assert "clientid_prefixes" in line
+
+
+def test_a_client_id_not_valid_is_named_in_plain_words() -> None:
+    # what other brokers answer (mosquitto only for an empty id, which earmark never sends)
+    reason = ReasonCode(PacketTypes.CONNACK, "Client identifier not valid")
+    said = refusal(broker_address(MqttConfig(host="broker.lan")), reason, "earmark-kitchen")
+    assert said.startswith("client id refused: ") and "'earmark-kitchen'" in said
+
+
+def test_the_daemon_logs_a_refused_client_id_once_and_keeps_trying(
+    picky_broker: LocalBroker,
+    start_link: Callable[..., MqttLink],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="earmark.sync.mqtt")
+    mqtt = MqttConfig(
+        host="127.0.0.1",
+        port=picky_broker.port,
+        reconnect_min_seconds=1,
+        reconnect_max_seconds=1,
+    )
+    link = start_link(mqtt, "kitchen")
+
+    def attempts() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "cannot connect" in r.getMessage()]
+
+    wait_for(lambda: len(attempts()) >= 3, 30, what="three refused attempts")
+    said = [r for r in attempts() if r.levelno >= logging.WARNING]
+    assert len(said) == 1, [r.getMessage() for r in said]
+    assert "refused client id 'earmark-kitchen'" in said[0].getMessage()
+    tried = [r.created for r in attempts()]
+    assert all(b - a >= 0.9 for a, b in itertools.pairwise(tried)), "retried without waiting"
+
+    picky_broker.stop()  # the household fixes its broker; the link is still trying
+    picky_broker.extra_config = ""
+    picky_broker.start()
+    wait_for(lambda: link.connected, 30, what="link connected to the fixed broker")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
