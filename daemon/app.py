@@ -145,7 +145,9 @@ class Speaker:
         self.control = ControlServer(
             config.socket_path, lambda command, args: self.commands.answer(command, args, "cli")
         )
-        self.ha = HomeAssistant(config, self.link, self.status.report, self.catalog, self.on_loop)
+        self.ha = HomeAssistant(
+            config, self.link, self.status.report, self.catalog, self.book, self.on_loop
+        )
         self.broker: LocalBroker | None = None
         self.inputs: device.Inputs | None = None
         self.systemd = SystemdNotifier()

@@ -10,57 +10,24 @@ exactly the parts it drives, never the whole speaker.
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from earmark.actions import Action, InputEvent
-from earmark.errors import EarmarkError
 from earmark.library.service import Library
+from earmark.payloads import CommandError, check_command
 from earmark.playback import Playback
-from earmark.player.mpv_player import MAX_SPEED, MIN_SPEED
 from earmark.snip.service import SnipService
 from earmark.store.catalog import Catalog
 from earmark.store.highlights import HighlightBook
 from earmark.store.jobs import Job, JobQueue
 from earmark.sync.relay import resync
 
+__all__ = ["Answer", "CommandError", "Commands", "Reply", "job_listing"]
+
 Reply = dict[str, Any]
 # a command that reaches the network (subscribe, refresh) answers when it is done
 Answer = Reply | Awaitable[Reply]
-
-
-class CommandError(EarmarkError):
-    """A command with a wrong name or arguments."""
-
-
-def number(
-    args: dict[str, Any], key: str, low: float | None = None, high: float | None = None
-) -> float:
-    value = args.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise CommandError(f"'{key}' must be a number, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise CommandError(f"'{key}' must be between {low} and {high}, got {value}")
-    return float(value)
-
-
-def text(args: dict[str, Any], key: str) -> str:
-    value = args.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise CommandError(f"'{key}' must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def optional_text(args: dict[str, Any], key: str) -> str | None:
-    return text(args, key) if args.get(key) is not None else None
-
-
-def whole(args: dict[str, Any], key: str) -> int:
-    value = args.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CommandError(f"'{key}' must be a whole number, got {value!r}")
-    return value
 
 
 # names the CLI and MQTT use for an action whose enum value differs
@@ -93,38 +60,36 @@ class Commands:
             "wake": self._wake,
             "jobs": self._jobs,
             "retry": self._retry,
-            "seek": lambda a, s: self._say(playback.seek(number(a, "position", 0))),
-            "speed": lambda a, s: self._say(
-                playback.set_speed(number(a, "value", MIN_SPEED, MAX_SPEED))
-            ),
-            "volume": lambda a, s: self._say(playback.set_volume(number(a, "value", 0, 100))),
+            "seek": lambda a, s: self._say(playback.seek(a["position"])),
+            "speed": lambda a, s: self._say(playback.set_speed(a["value"])),
+            "volume": lambda a, s: self._say(playback.set_volume(a["value"])),
             "sleep": self._sleep,
             "queue": self._queue,
-            "subscribe": lambda a, s: library.subscribe(text(a, "url")),
-            "unsubscribe": lambda a, s: library.unsubscribe(text(a, "podcast")),
+            "subscribe": lambda a, s: library.subscribe(a["url"]),
+            "unsubscribe": lambda a, s: library.unsubscribe(a["podcast"]),
             "podcasts": lambda a, s: library.list_podcasts(),
             "downloads": lambda a, s: library.downloads_now(),
-            "episodes": lambda a, s: library.list_episodes(optional_text(a, "podcast")),
+            "episodes": lambda a, s: library.list_episodes(a.get("podcast")),
             "chapters": self._chapters,
-            "refresh": lambda a, s: library.refresh(optional_text(a, "podcast")),
-            "opml_import": lambda a, s: library.import_opml(text(a, "source")),
+            "refresh": lambda a, s: library.refresh(a.get("podcast")),
+            "opml_import": lambda a, s: library.import_opml(a["source"]),
             "opml_export": lambda a, s: library.export_opml(),
             "gpodder_sync": lambda a, s: library.sync_gpodder(),
             "highlights": self._highlights,
             "continue": lambda a, s: self._say(playback.continue_from_here()),
             "ha_remove": lambda a, s: (remove_home_assistant or _no_home_assistant)(),
             "resync": lambda a, s: resync(book, a),
+            "edit": self._edit,
+            "regenerate": self._regenerate,
         }
 
-    @property
-    def names(self) -> list[str]:
-        return sorted({*self.table, *ALIASES, *(a.value for a in Action)})
-
     def run(self, name: str, args: dict[str, Any], source: str) -> Answer:
+        """Run command ``name`` once its arguments pass the shared schema."""
+        checked = check_command(name, args)
         handler = self.table.get(name)
         if handler is not None:
-            return handler(args, source)
-        return self.act(InputEvent(self._action(name), source))
+            return handler(checked, source)
+        return self.act(InputEvent(ALIASES.get(name) or Action(name), source))
 
     async def answer(self, name: str, args: dict[str, Any], source: str) -> Reply:
         """``run``, waiting for a command that answers later."""
@@ -137,15 +102,6 @@ class Commands:
             return self.snips.snip(event.source, pressed=event.at)
         return self._say(self.playback.act(event.action))
 
-    def _action(self, name: str) -> Action:
-        if name in ALIASES:
-            return ALIASES[name]
-        try:
-            return Action(name)
-        except ValueError:
-            known = ", ".join(self.names)
-            raise CommandError(f"unknown command '{name}' (known: {known})") from None
-
     @staticmethod
     def _say(message: str) -> Reply:
         return {"ok": True, "message": message}
@@ -155,36 +111,39 @@ class Commands:
         return {"ok": True}
 
     def _jobs(self, args: dict[str, Any], source: str) -> Reply:
-        limit = whole(args, "limit") if "limit" in args else 50
+        limit = args.get("limit", 50)
         return {"ok": True, "jobs": [job_listing(job) for job in self.jobs.list(limit=limit)]}
 
     def _retry(self, args: dict[str, Any], source: str) -> Reply:
-        job_id = whole(args, "job_id")
+        job_id = args["job_id"]
         if not self.jobs.retry(job_id):
             raise CommandError(f"job {job_id} is not failed or waiting (see `earmark jobs`)")
         self.wake_worker()
         return self._say(f"job {job_id} queued again")
 
     def _sleep(self, args: dict[str, Any], source: str) -> Reply:
-        minutes = args.get("minutes")
+        minutes = args["minutes"]
         if minutes == "end":
             return self._say(self.playback.sleep_after(None))
-        if minutes == "off":
-            return self._say(self.playback.sleep_after(0))
-        return self._say(self.playback.sleep_after(number(args, "minutes", 0)))
+        return self._say(self.playback.sleep_after(0 if minutes == "off" else minutes))
 
     def _queue(self, args: dict[str, Any], source: str) -> Reply:
         playback = self.playback
         op = args.get("op", "list")
+        needed = {
+            "add": ("episode_id",),
+            "remove": ("episode_id",),
+            "move": ("episode_id", "index"),
+        }
+        for key in needed.get(op, ()):
+            if key not in args:
+                raise CommandError(f"queue {op} needs '{key}'")
         if op == "add":
-            index = whole(args, "index") if "index" in args else None
-            message = playback.enqueue(whole(args, "episode_id"), index)
+            message = playback.enqueue(args["episode_id"], args.get("index"))
         elif op == "remove":
-            message = playback.dequeue(whole(args, "episode_id"))
+            message = playback.dequeue(args["episode_id"])
         elif op == "move":
-            message = playback.move(whole(args, "episode_id"), whole(args, "index"))
-        elif op != "list":
-            raise CommandError(f"queue op '{op}' is not list, add, remove or move")
+            message = playback.move(args["episode_id"], args["index"])
         else:
             message = "up next"
         return {"ok": True, "message": message, "queue": playback.up_next()}
@@ -192,7 +151,7 @@ class Commands:
     def _chapters(self, args: dict[str, Any], source: str) -> Reply:
         """One episode's chapters: the one named, else the one playing."""
         if "episode_id" in args:
-            return self.library.chapters(whole(args, "episode_id"))
+            return self.library.chapters(args["episode_id"])
         playing = self.playback.now_playing().episode_id
         if playing is None:
             raise CommandError("nothing is playing; name an episode (see `earmark episodes`)")
@@ -202,12 +161,50 @@ class Commands:
         """Play saved snips one after another: all, or one episode's, or one podcast's."""
         chosen = self.book.latest(limit=500)
         if "episode_id" in args:
-            episode_id = whole(args, "episode_id")
-            chosen = [h for h in chosen if h.episode_id == episode_id]
+            chosen = [h for h in chosen if h.episode_id == args["episode_id"]]
         if "podcast" in args:
-            podcast = str(args["podcast"]).lower()
+            podcast = args["podcast"].lower()
             chosen = [h for h in chosen if h.podcast_title.lower() == podcast]
         return self._say(self.playback.play_highlights(chosen))
+
+    def _edit(self, args: dict[str, Any], source: str) -> Reply:
+        """The listener's changes to one highlight, published as its next version."""
+        changes = dict(args)
+        highlight_id = changes.pop("highlight")
+        if not changes:
+            raise CommandError("'edit' needs title, note, starred, tags or deleted")
+        try:
+            edited = self.book.edit(highlight_id, changes)
+        except KeyError:
+            raise CommandError(f"no highlight '{highlight_id}'") from None
+        return {
+            "ok": True,
+            "id": edited.id,
+            "version": edited.version,
+            "message": f"highlight {edited.id} is at version {edited.version}",
+        }
+
+    def _regenerate(self, args: dict[str, Any], source: str) -> Reply:
+        """Make the title and takeaways again: of one highlight, or of every one."""
+        if ("highlight" in args) == bool(args.get("all")):
+            raise CommandError("'regenerate' needs either 'highlight' or 'all': true")
+        if args.get("all"):
+            chosen = self.book.with_transcript()
+        else:
+            chosen = [self._regenerable(args["highlight"])]
+        queued = self.book.regenerate(chosen)
+        self.wake_worker()
+        what = "highlight" if queued == 1 else "highlights"
+        return {"ok": True, "queued": queued, "message": f"takeaways of {queued} {what} queued"}
+
+    def _regenerable(self, highlight_id: str) -> str:
+        highlight = self.book.get(highlight_id)
+        if highlight is None:
+            raise CommandError(f"no highlight '{highlight_id}'")
+        if highlight.transcript is None or highlight.transcript_unavailable is not None:
+            why = highlight.transcript_unavailable or "it has no transcript yet"
+            raise CommandError(f"highlight {highlight_id} has no takeaways to make: {why}")
+        return highlight_id
 
 
 def _no_home_assistant() -> Reply:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from earmark.config.model import PlayerConfig
+from earmark.payloads import MAX_SPEED, MIN_SPEED
 from earmark.player.mpv_core import Deferred, MpvCore, audio_devices, run_deferred
 from earmark.player.mpv_options import audio_only_options, podcast_options
 from earmark.player.silence import FILTER_LABEL, SilenceSkipper
@@ -77,7 +78,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MIN_SPEED, MAX_SPEED = 0.5, 3.0
+
 _END_EOF, _END_STOP, _END_ERROR = "eof", "stop", "error"
 # "previous chapter" this far into a chapter restarts it instead
 _RESTART_CHAPTER_AFTER = 3.0

@@ -45,6 +45,12 @@ class Highlight:
     transcript_unavailable: str | None = None
     # passages of the transcript heard with low confidence: never takeaways
     low_confidence: tuple[str, ...] = field(default_factory=tuple)
+    # the listener's own (``edit``): kept through every later stage
+    note: str = ""
+    starred: bool = False
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    deleted: bool = False
+    title_edited: bool = False  # the title is the listener's: the summarizer keeps it
 
     @staticmethod
     def new_id() -> str:
@@ -73,6 +79,10 @@ class Highlight:
             error=self.error,
             transcript_unavailable=self.transcript_unavailable,
             low_confidence=list(self.low_confidence),
+            note=self.note,
+            starred=self.starred,
+            tags=list(self.tags),
+            deleted=self.deleted,
         )
 
 
@@ -100,13 +110,20 @@ _COLUMNS = (
     "updated_at",
     "transcript_unavailable",
     "low_confidence_json",
+    "note",
+    "starred",
+    "tags_json",
+    "deleted",
+    "title_edited",
 )
+_FLAGS = ("starred", "deleted", "title_edited")
 
 
 def _row(h: Highlight) -> tuple:
     values = dataclasses.asdict(h)
     values["takeaways_json"] = json.dumps(list(h.takeaways))
     values["low_confidence_json"] = json.dumps(list(h.low_confidence))
+    values["tags_json"] = json.dumps(list(h.tags))
     return tuple(values[c] for c in _COLUMNS)
 
 
@@ -114,6 +131,8 @@ def _from_row(row: sqlite3.Row) -> Highlight:
     data = {c: row[c] for c in _COLUMNS if not c.endswith("_json")}
     data["takeaways"] = tuple(json.loads(row["takeaways_json"] or "[]"))
     data["low_confidence"] = tuple(json.loads(row["low_confidence_json"] or "[]"))
+    data["tags"] = tuple(json.loads(row["tags_json"] or "[]"))
+    data.update({flag: bool(row[flag]) for flag in _FLAGS})
     return Highlight(**data)
 
 
@@ -156,6 +175,8 @@ class HighlightBook:
         current = self._get(conn, highlight_id)
         if current is None:
             raise KeyError(highlight_id)
+        if current.title_edited and "title_edited" not in changes:
+            changes.pop("title", None)  # the listener's title: only ``edit`` changes it
         updated = dataclasses.replace(
             current,
             version=current.version + 1,
@@ -190,6 +211,44 @@ class HighlightBook:
             job_table.enqueue(conn, first, highlight_id=highlight_id)
         return extended
 
+    def edit(self, highlight_id: str, changes: dict[str, object]) -> Highlight:
+        """The listener's changes (title, note, starred, tags, deleted) as one new
+        version; a title of None or "" gives the title back to the summarizer, which
+        makes it again the next time takeaways run. Unchanged: no new version."""
+        with self.db.transaction() as conn:
+            current = self._get(conn, highlight_id)
+            if current is None:
+                raise KeyError(highlight_id)
+            wanted = dict(changes)
+            if "title" in wanted:
+                title = wanted["title"] or None
+                wanted["title_edited"] = title is not None
+                wanted["title"] = title if title is not None else current.title
+            if "tags" in wanted:
+                wanted["tags"] = tuple(wanted["tags"])  # type: ignore[arg-type]
+            if "note" in wanted:
+                wanted["note"] = wanted["note"] or ""
+            if all(getattr(current, key) == value for key, value in wanted.items()):
+                return current
+            return self.update(highlight_id, conn, **wanted)
+
+    def regenerate(self, highlight_ids: Sequence[str]) -> int:
+        """Queue the takeaways stage again for each highlight (one that is waiting
+        for it already is left as it is), in one transaction; returns how many."""
+        kind = job_table.JobKind.TAKEAWAYS
+        queued = 0
+        with self.db.transaction() as conn:
+            for highlight_id in highlight_ids:
+                if not job_table.waiting_for_highlight(conn, kind, highlight_id):
+                    job_table.enqueue(
+                        conn,
+                        kind,
+                        highlight_id=highlight_id,
+                        priority=job_table.REGENERATE_PRIORITY,
+                    )
+                    queued += 1
+        return queued
+
     def _queue(self, conn: sqlite3.Connection, highlight: Highlight) -> None:
         outbox.enqueue(conn, "highlight", highlight.payload(self.device_id).to_json())
         self.db.after_commit(lambda: self.on_change(highlight))
@@ -198,6 +257,14 @@ class HighlightBook:
     def _get(conn: sqlite3.Connection, highlight_id: str) -> Highlight | None:
         row = conn.execute("SELECT * FROM highlights WHERE id = ?", (highlight_id,)).fetchone()
         return _from_row(row) if row else None
+
+    @staticmethod
+    def window(conn: sqlite3.Connection, highlight_id: str) -> tuple[float, float] | None:
+        """The stored (start, end) of the highlight, inside the caller's transaction."""
+        found = conn.execute(
+            'SELECT start, "end" FROM highlights WHERE id = ?', (highlight_id,)
+        ).fetchone()
+        return (float(found[0]), float(found[1])) if found is not None else None
 
     @staticmethod
     def version(conn: sqlite3.Connection, highlight_id: str) -> int | None:
@@ -211,8 +278,21 @@ class HighlightBook:
             return self._get(self.db.connection, highlight_id)
 
     def latest(self, limit: int = 20) -> list[Highlight]:
-        rows = self.db.query("SELECT * FROM highlights ORDER BY pressed_at DESC LIMIT ?", (limit,))
+        """The newest highlights the listener has not deleted."""
+        rows = self.db.query(
+            "SELECT * FROM highlights WHERE deleted = 0 ORDER BY pressed_at DESC LIMIT ?",
+            (limit,),
+        )
         return [_from_row(r) for r in rows]
+
+    def with_transcript(self) -> list[str]:
+        """The ids of every highlight whose takeaways can be made again (oldest first)."""
+        rows = self.db.query(
+            "SELECT id FROM highlights WHERE deleted = 0 AND transcript IS NOT NULL"
+            " AND transcript_unavailable IS NULL AND status IN (?, ?) ORDER BY pressed_at",
+            (DONE, FAILED),
+        )
+        return [str(r["id"]) for r in rows]
 
     def recent_for_source(self, source_url: str, since_position: float) -> Highlight | None:
         """The newest highlight of ``source_url`` whose window, or its press, reaches

@@ -30,6 +30,7 @@ class JobKind(StrEnum):
 
 # priorities: lower runs first
 SNIP_PRIORITY = 0
+REGENERATE_PRIORITY = 5  # takeaways made again on request: after new snips' stages
 LOOKAHEAD_PRIORITY = 10
 
 
@@ -84,10 +85,19 @@ def supersede_queued(conn: sqlite3.Connection, highlight_id: str, reason: str) -
 
 def waiting_for_episode(conn: sqlite3.Connection, kind: JobKind, episode_id: int) -> bool:
     """True when a ``kind`` job for ``episode_id`` is queued or running."""
+    return _waiting(conn, kind, "episode_id", episode_id)
+
+
+def waiting_for_highlight(conn: sqlite3.Connection, kind: JobKind, highlight_id: str) -> bool:
+    """True when a ``kind`` job for ``highlight_id`` is queued or running."""
+    return _waiting(conn, kind, "highlight_id", highlight_id)
+
+
+def _waiting(conn: sqlite3.Connection, kind: JobKind, column: str, value: object) -> bool:
     row = conn.execute(
-        "SELECT 1 FROM jobs WHERE kind = ? AND episode_id = ? "
+        f"SELECT 1 FROM jobs WHERE kind = ? AND {column} = ? "
         "AND status IN ('queued', 'running') LIMIT 1",
-        (kind, episode_id),
+        (kind, value),
     ).fetchone()
     return row is not None
 

@@ -47,7 +47,7 @@ from earmark.events import (
 )
 from earmark.payloads import SCHEMA
 from earmark.store.catalog import Catalog
-from earmark.store.highlights import DONE, FAILED, PENDING, Highlight
+from earmark.store.highlights import DONE, FAILED, PENDING, Highlight, HighlightBook
 from earmark.sync.home_broker import broker_address
 from earmark.sync.mqtt import MqttLink
 
@@ -61,6 +61,7 @@ POSITION_STEP = 30.0  # now playing's position attribute moves at most this ofte
 SLEEP_OPTIONS = ("off", "15", "30", "60", "end")
 EVENT_TYPES = ("saved", "done", "failed")
 TAKEAWAYS_KEPT, TAKEAWAY_CHARS = 3, 500  # the last highlight's attributes stay ~2 KiB
+NO_HIGHLIGHT: dict[str, Any] = {"title": "No highlights", "attributes": {}}
 STATE_FILE = "ha-device"  # the device config topic last published, in data_dir
 
 
@@ -225,6 +226,7 @@ class HomeAssistant(Listener):
         link: MqttLink,
         report: Callable[[], dict[str, Any]],
         catalog: Catalog,
+        book: HighlightBook,
         on_loop: OnLoop,
     ) -> None:
         self.settings = config.home_assistant
@@ -232,6 +234,7 @@ class HomeAssistant(Listener):
         self.link = link
         self.report = report
         self.catalog = catalog
+        self.book = book
         self.on_loop = on_loop
         self.topic = device_topic(self.settings.discovery_prefix, config.device_id)
         self.state_file = config.data_dir / STATE_FILE
@@ -287,8 +290,12 @@ class HomeAssistant(Listener):
         if not self.settings.enabled:
             return
         highlight = event.highlight
+        # the newest the listener kept, whichever changed: an old one starred, or the
+        # newest deleted, leaves the one HA shows, or names the one before
+        newest = self.book.latest(limit=1)
+        state = self._highlight_state(newest[0]) if newest else NO_HIGHLIGHT
         # not "ha/highlight": a topic ending in /highlight is the contract's own
-        self._retain("latest", _json(self._highlight_state(highlight)))
+        self._retain("latest", _json(state))
         kind = {PENDING: "saved", DONE: "done", FAILED: "failed"}.get(highlight.status)
         if kind is not None and self._events.get(highlight.id) != kind:
             self._events[highlight.id] = kind

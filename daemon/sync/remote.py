@@ -3,7 +3,7 @@ table, answer on ``cmd/result``.
 
 paho calls :meth:`RemoteCommands.received` on its network thread; the command
 is handed to the loop, where the table runs. A bad command (not JSON, wrong
-schema, a retained message, too many in a burst) is refused with one line on
+schema, over 64 KiB, a retained message, too many in a burst) is refused with one line on
 ``cmd/result`` and in the log, and changes nothing.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from earmark.commands import CommandError, Commands, Reply
 from earmark.errors import EarmarkError
-from earmark.payloads import SCHEMA
+from earmark.payloads import MAX_COMMAND_BYTES, SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,10 @@ class RemoteCommands:
 
 
 def decode(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError(
+            f"the payload is {len(payload):,} bytes; a command is at most {MAX_COMMAND_BYTES:,}"
+        )
     try:
         args = json.loads(payload) if payload.strip() else {}
     except ValueError as exc:

@@ -20,7 +20,7 @@ from earmark.events import BrokerConnected, EventBus, HighlightChanged, OnLoop, 
 from earmark.player.state import PlayerState, Status
 from earmark.store.catalog import Catalog
 from earmark.store.database import Database
-from earmark.store.highlights import Highlight
+from earmark.store.highlights import Highlight, HighlightBook
 from earmark.sync.broker import LocalBroker
 from earmark.sync.discovery import HomeAssistant, device_config, device_topic
 from earmark.sync.mqtt import BrokerAddress, MqttLink
@@ -116,6 +116,7 @@ class Side:
     bus: EventBus
     link: MqttLink
     ha: HomeAssistant
+    book: HighlightBook
 
 
 @pytest.fixture
@@ -147,11 +148,12 @@ def start_side(
             on_connected=lambda: bus.emit(BrokerConnected()),
         )
         report = lambda: {"jobs_waiting": 2, "outbox_pending": 5}  # noqa: E731
-        ha = HomeAssistant(config, link, report, Catalog(db), on_loop)
+        book = HighlightBook(db, "testbox")
+        ha = HomeAssistant(config, link, report, Catalog(db), book, on_loop)
         bus.register(ha)
         links.append(link)
         link.start()
-        return Side(bus, link, ha)
+        return Side(bus, link, ha, book)
 
     yield start
     for link in links:
@@ -241,7 +243,7 @@ def test_states_stay_within_home_assistants_limits(
         title=title,
         takeaways=tuple("A takeaway that goes on " * 100 for _ in range(10)),
     )
-    side.bus.emit(HighlightChanged(highlight))
+    side.bus.emit(HighlightChanged(side.book.add(highlight)))
     now = wait_for(lambda: mqtt_listener.payloads("/ha/now_playing"), 10, 0.05, "now playing")
     last = wait_for(lambda: mqtt_listener.payloads("/ha/latest"), 10, 0.05, "last highlight")
     events = wait_for(lambda: mqtt_listener.payloads("/ha/event"), 10, 0.05, "the event")

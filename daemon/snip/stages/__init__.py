@@ -60,9 +60,11 @@ class SnipStore:
         return episode.language if episode is not None else None
 
     def superseded(self, conn: sqlite3.Connection, job: Job, highlight: Highlight) -> bool:
-        """True (and the job finished) if the highlight changed while the stage
-        worked, so a stage never writes an old window over a newer one."""
-        if self.book.version(conn, highlight.id) == highlight.version:
+        """True (and the job finished) if the highlight's window changed while the
+        stage worked (a second press extended it; its jobs start again), so a stage
+        never writes an old window over a newer one. The listener's edits meanwhile
+        (a star, a note) are no reason: the stage's write keeps them."""
+        if self.book.window(conn, highlight.id) == (highlight.start, highlight.end):
             return False
         self.queue.finish(conn, job)
         log.info("snip id=%s stage %s superseded by a newer version", highlight.id, job.kind)

@@ -56,13 +56,14 @@ class TakeawaysStage:
                 clip_start=highlight.start,
                 error=None,
             )
-            outbox.enqueue(conn, f"clip/{highlight.id}", payload_file=clip_path)
+            if clip_path != highlight.clip_path:  # takeaways made again keep their clip
+                outbox.enqueue(conn, f"clip/{highlight.id}", payload_file=clip_path)
             self.store.queue.finish(conn, job)
         # only now that no committed version names the kept audio: a commit that
         # failed (a full disk) leaves it for the retry
         if highlight.clip_path and highlight.clip_path != clip_path:
             Path(highlight.clip_path).unlink(missing_ok=True)
-        log.info("snip done id=%s version=%d title=%r", updated.id, updated.version, title)
+        log.info("snip done id=%s version=%d title=%r", updated.id, updated.version, updated.title)
 
     def _final_clip(self, highlight: Highlight) -> tuple[str, float]:
         """The Opus clip of the final (snapped) window: cut from the audio kept at the
