@@ -349,3 +349,39 @@ def test_home_assistants_snip_button_makes_a_highlight_and_ha_remove_clears_the_
         assert retained_now(broker.port, TOPIC) == []
     finally:
         assert daemon.terminate() == 0, daemon.log[-3000:]
+
+
+def test_the_last_highlight_is_the_newest_one_the_listener_kept(
+    start_side: Callable[..., Side], mqtt_listener: MqttListener
+) -> None:
+    side = start_side()
+    wait_for(lambda: announced(mqtt_listener), 10, 0.05, "the device config")
+
+    def saved(title: str, pressed_at: str) -> Highlight:
+        highlight = Highlight(
+            id=Highlight.new_id(),
+            status="done",
+            pressed_at=pressed_at,
+            press_position=61.0,
+            start=16.0,
+            end=76.0,
+            title=title,
+        )
+        return side.book.add(highlight)
+
+    def shown() -> str:
+        return mqtt_listener.payloads("/ha/latest")[-1]["title"]
+
+    older = saved("Older", "2026-11-26T09:00:00Z")
+    newer = saved("Newer", "2026-11-26T10:00:00Z")
+    side.bus.emit(HighlightChanged(newer))
+    wait_for(lambda: mqtt_listener.payloads("/ha/latest"), 10, 0.05, "the last highlight")
+    assert shown() == "Newer"
+    # starring the older one changes it, but the newest is still the one shown
+    side.bus.emit(HighlightChanged(side.book.edit(older.id, {"starred": True})))
+    side.bus.emit(HighlightChanged(side.book.edit(newer.id, {"deleted": True})))
+    wait_for(lambda: shown() == "Older", 10, 0.05, "the one before the deleted one")
+    seen = [p["title"] for p in mqtt_listener.payloads("/ha/latest")]
+    assert seen == ["Newer", "Older"], seen
+    side.bus.emit(HighlightChanged(side.book.edit(older.id, {"deleted": True})))
+    wait_for(lambda: shown() == "No highlights", 10, 0.05, "nothing left to show")
