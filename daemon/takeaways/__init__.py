@@ -1,8 +1,15 @@
 """Takeaways: a title, a quote and one to three short points for a highlight,
 from a ``Summarizer`` chosen by ``takeaways.backend``."""
 
-from earmark.takeaways.base import Summarizer, Summary
+from earmark.takeaways.base import Sentence, SnipText, Summarizer, Summary
 from earmark.takeaways.extractive import ExtractiveSummarizer
 from earmark.takeaways.registry import build_summarizer
 
-__all__ = ["ExtractiveSummarizer", "Summarizer", "Summary", "build_summarizer"]
+__all__ = [
+    "ExtractiveSummarizer",
+    "Sentence",
+    "SnipText",
+    "Summarizer",
+    "Summary",
+    "build_summarizer",
+]

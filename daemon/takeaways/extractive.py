@@ -5,13 +5,8 @@ a sentence holding a passage heard with low confidence is neither.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
 from earmark.config.model import TakeawaysConfig
-from earmark.takeaways.base import MAX_TAKEAWAYS, Summary
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+from earmark.takeaways.base import MAX_TAKEAWAYS, SnipText, Summary
 
 
 class ExtractiveSummarizer:
@@ -24,17 +19,10 @@ class ExtractiveSummarizer:
         self.max_takeaways = max_takeaways
         self.title_chars = title_chars
 
-    def summarize(self, transcript: str, low_confidence: Sequence[str] = ()) -> Summary:
-        text = transcript.strip()
-        spoken = _sentences(text)
-        if not spoken:
+    def summarize(self, snip: SnipText) -> Summary:
+        if not snip.sentences:
             return self._summary("(no speech)", ())
-        doubted = _spans(text, low_confidence)
-        sentences = [
-            sentence
-            for start, end, sentence in spoken
-            if not any(start < b and a < end for a, b in doubted)
-        ]
+        sentences = [s.text for s in snip.sentences if not s.doubted]
         if not sentences:
             return self._summary("(speech not recognised with confidence)", ())
         title = sentences[0].rstrip(".!?")
@@ -53,33 +41,6 @@ class ExtractiveSummarizer:
             backend=self.name,
             backend_version=self.version,
         )
-
-
-def _sentences(text: str) -> list[tuple[int, int, str]]:
-    """The sentences of ``text`` with where each begins and ends in it."""
-    found, at = [], 0
-    for gap in _SENTENCE_END.finditer(text):
-        found.append((at, gap.start(), text[at : gap.start()]))
-        at = gap.end()
-    found.append((at, len(text), text[at:]))
-    return [(a, b, s.strip()) for a, b, s in found if s.strip()]
-
-
-def _spans(text: str, passages: Sequence[str]) -> list[tuple[int, int]]:
-    """Where each passage lies in ``text``: the next place after the previous one,
-    in spoken order, else anywhere (every place, to be safe)."""
-    spans: list[tuple[int, int]] = []
-    at = 0
-    for passage in (p.strip() for p in passages):
-        if not passage:
-            continue
-        found = text.find(passage, at)
-        if found >= 0:
-            spans.append((found, found + len(passage)))
-            at = found + len(passage)
-            continue
-        spans.extend((m.start(), m.end()) for m in re.finditer(re.escape(passage), text))
-    return spans
 
 
 def build(config: TakeawaysConfig) -> ExtractiveSummarizer:

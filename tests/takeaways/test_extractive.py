@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from earmark.takeaways import ExtractiveSummarizer, Summary
+from earmark.takeaways import ExtractiveSummarizer, SnipText, Summary
 
 TALK = (
     "Sleep is a skill. "
@@ -16,18 +16,25 @@ TALK = (
 )
 
 
+def summarize(
+    text: str, low_confidence: tuple[str, ...] | list[str] = (), **options: int
+) -> Summary:
+    snip = SnipText.from_text(text, low_confidence=low_confidence)
+    return ExtractiveSummarizer(**options).summarize(snip)
+
+
 def test_the_title_is_the_first_sentence_without_its_full_stop() -> None:
-    assert ExtractiveSummarizer().summarize(TALK).title == "Sleep is a skill"
+    assert summarize(TALK).title == "Sleep is a skill"
 
 
 def test_a_long_first_sentence_is_cut_at_a_word_with_an_ellipsis() -> None:
     spoken = "The long history of how people measured time before clocks were common. Yes."
-    title = ExtractiveSummarizer(title_chars=30).summarize(spoken).title
+    title = summarize(spoken, title_chars=30).title
     assert title == "The long history of how…"
 
 
 def test_the_takeaways_are_the_three_longest_sentences_in_spoken_order() -> None:
-    summary = ExtractiveSummarizer().summarize(TALK)
+    summary = summarize(TALK)
     assert summary.takeaways == (
         "Most adults who sleep badly have trained their brain to stay awake in bed.",
         "If you cannot sleep after twenty minutes, leave the bedroom and read somewhere dim.",
@@ -36,17 +43,17 @@ def test_the_takeaways_are_the_three_longest_sentences_in_spoken_order() -> None
 
 
 def test_a_short_moment_gives_as_many_takeaways_as_it_has_sentences() -> None:
-    summary = ExtractiveSummarizer().summarize("Start small. Then keep going!")
+    summary = summarize("Start small. Then keep going!")
     assert summary.takeaways == ("Start small.", "Then keep going!")
 
 
 def test_no_speech_gives_a_placeholder_title_and_no_takeaways() -> None:
-    summary = ExtractiveSummarizer().summarize("  \n ")
+    summary = summarize("  \n ")
     assert (summary.title, summary.takeaways) == ("(no speech)", ())
 
 
 def test_the_summary_names_its_backend_and_version_and_no_fallback() -> None:
-    summary = ExtractiveSummarizer().summarize(TALK)
+    summary = summarize(TALK)
     assert (summary.backend, summary.backend_version) == ("extractive", "1")
     assert summary.fallback_reason is None
     assert summary.quote is None  # the extractive backend picks no quote yet
@@ -64,7 +71,7 @@ def test_a_summary_refuses_more_than_three_takeaways() -> None:
 
 def test_a_sentence_said_twice_is_one_takeaway() -> None:
     looped = "We should rest more. " * 4 + "Fine. Sleep is the cheapest medicine there is."
-    summary = ExtractiveSummarizer().summarize(looped)
+    summary = summarize(looped)
     assert summary.takeaways == (
         "We should rest more.",
         "Fine.",
@@ -74,9 +81,7 @@ def test_a_sentence_said_twice_is_one_takeaway() -> None:
 
 def test_a_low_confidence_passage_is_never_a_takeaway_nor_the_title() -> None:
     invented = "Most adults who sleep badly have trained their brain to stay awake in bed."
-    summary = ExtractiveSummarizer().summarize(
-        "Open the heat. " + TALK, low_confidence=["Open the heat.", invented]
-    )
+    summary = summarize("Open the heat. " + TALK, low_confidence=["Open the heat.", invented])
     assert summary.title == "Sleep is a skill"
     assert invented not in summary.takeaways
     assert all("heat" not in t for t in summary.takeaways)
@@ -84,7 +89,7 @@ def test_a_low_confidence_passage_is_never_a_takeaway_nor_the_title() -> None:
 
 
 def test_a_low_confidence_run_spoils_every_sentence_it_touches() -> None:
-    summary = ExtractiveSummarizer().summarize(
+    summary = summarize(
         "We planted beans in April. They grew fast. Then the rain came.",
         low_confidence=["April. They grew"],
     )
@@ -92,6 +97,6 @@ def test_a_low_confidence_run_spoils_every_sentence_it_touches() -> None:
 
 
 def test_a_transcript_heard_with_no_confidence_makes_no_takeaways() -> None:
-    summary = ExtractiveSummarizer().summarize("Open the heat.", low_confidence=["Open the heat."])
+    summary = summarize("Open the heat.", low_confidence=["Open the heat."])
     assert summary.takeaways == ()
     assert "heat" not in summary.title

@@ -11,7 +11,7 @@ from earmark.config import load
 from earmark.config.choices import SummarizerBackend
 from earmark.config.model import TakeawaysConfig
 from earmark.errors import ConfigError
-from earmark.takeaways import ExtractiveSummarizer, build_summarizer
+from earmark.takeaways import ExtractiveSummarizer, SnipText, build_summarizer
 from earmark.takeaways.registry import SUMMARIZERS
 
 
@@ -29,7 +29,7 @@ def test_every_backend_choice_has_a_factory() -> None:
 def test_each_backend_builds_a_summarizer_of_that_name(backend: SummarizerBackend) -> None:
     summarizer = build_summarizer(TakeawaysConfig(backend=backend))
     assert summarizer.name == backend
-    assert summarizer.summarize("One thing. Another thing.").backend == backend
+    assert summarizer.summarize(SnipText.from_text("One thing. Another thing.")).backend == backend
 
 
 def test_the_default_config_builds_the_extractive_summarizer(tmp_path: Path) -> None:

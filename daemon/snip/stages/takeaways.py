@@ -11,17 +11,21 @@ import logging
 from pathlib import Path
 
 from earmark.errors import ClipError
+from earmark.library.sanitize import plain_text
 from earmark.snip import clip
+from earmark.snip.sentences import split_sentences
 from earmark.snip.stages import SnipStore
-from earmark.store import outbox
+from earmark.store import outbox, segments
 from earmark.store.highlights import DONE, Highlight
 from earmark.store.jobs import Job, JobKind
-from earmark.takeaways import Summarizer
+from earmark.takeaways import Sentence, SnipText, Summarizer
 
 log = logging.getLogger(__name__)
 
 # an Opus clip's length differs from its window's by a few frames
 CLIP_LENGTH_SLACK = 0.25
+# how much of the episode's description a summarizer reads as context
+DESCRIPTION_CHARS = 1000
 
 
 class TakeawaysStage:
@@ -37,9 +41,7 @@ class TakeawaysStage:
         if highlight.transcript_unavailable is not None:
             title, takeaways = None, ()  # nothing was heard that could be trusted
         else:
-            summary = self.summarizer.summarize(
-                highlight.transcript or "", low_confidence=highlight.low_confidence
-            )
+            summary = self.summarizer.summarize(snip_text(self.store, highlight))
             title, takeaways = summary.title, summary.takeaways
         clip_path, clip_seconds = self._final_clip(highlight)
         with self.store.db.transaction() as conn:
@@ -94,3 +96,57 @@ class TakeawaysStage:
                 raise
             # the episode is gone: publish all the audio that was kept
             return str(final), clip.encode_opus(kept, final)
+
+
+def snip_text(store: SnipStore, highlight: Highlight) -> SnipText:
+    """The highlight as a summarizer reads it: its sentences with their times (from
+    the stored timed words when they are the words of its transcript, else spread
+    over its window), the press, and the episode's title, description and chapter."""
+    episode = store.catalog.episode(highlight.episode_id) if highlight.episode_id else None
+    chapter = ""
+    for start, title in episode.chapters if episode else ():
+        if start <= highlight.press_position:
+            chapter = title
+    context = {
+        "episode_title": highlight.episode_title,
+        "episode_description": plain_text(episode.description, DESCRIPTION_CHARS)
+        if episode
+        else "",
+        "chapter": chapter,
+    }
+    transcript = highlight.transcript or ""
+    sentences = _timed_sentences(store, highlight)
+    if " ".join(s.text for s in sentences).split() == transcript.split():
+        return SnipText(tuple(sentences), highlight.press_position, **context)
+    return SnipText.from_text(
+        transcript,
+        highlight.start,
+        highlight.end,
+        highlight.press_position,
+        highlight.low_confidence,
+        **context,
+    )
+
+
+def _timed_sentences(store: SnipStore, highlight: Highlight) -> list[Sentence]:
+    if highlight.episode_id is None:
+        return []
+    stored = segments.between(store.db, highlight.episode_id, highlight.start, highlight.end)
+    words = sorted(
+        (
+            w
+            for segment in stored.segments
+            for w in segment.words
+            if w.text.strip() and highlight.start <= (w.start + w.end) / 2 <= highlight.end
+        ),
+        key=lambda w: (w.start, w.end),
+    )
+    return [
+        Sentence(
+            " ".join(w.text.strip() for w in sentence),
+            sentence[0].start,
+            sentence[-1].end,
+            any(w.low_confidence for w in sentence),
+        )
+        for sentence in split_sentences(words)
+    ]
