@@ -54,6 +54,13 @@ class HighlightPayload:
     starred: bool = False
     tags: list[str] = field(default_factory=list)
     deleted: bool = False
+    # the sentence the listener pressed for, word for word, and where it begins in the
+    # episode (seconds); what wrote title and takeaways ("minilm 1"), and why it is
+    # not the configured summarizer when it is not (its model missing, the LLM timed out)
+    quote: str | None = None
+    quote_at: float | None = None
+    summarizer: str | None = None
+    summary_fallback: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False).encode()

@@ -40,7 +40,8 @@ class TranscriptionBackend(enum.StrEnum):
 
 
 class SummarizerBackend(enum.StrEnum):
-    EXTRACTIVE = "extractive"  # on the device, no model: the transcript's own sentences
+    MINILM = "minilm"  # on the device: sentence embeddings rank the snip's sentences
+    EXTRACTIVE = "extractive"  # on the device, no model: the transcript's longest sentences
 
 
 class ComputeType(enum.StrEnum):

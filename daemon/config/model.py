@@ -291,9 +291,42 @@ class TranscriptionConfig:
 
 
 @dataclass(frozen=True)
+class LlmConfig:
+    # an OpenAI-compatible chat endpoint (llama-server, Ollama, a cloud API) that
+    # refines each snip's takeaways in the background; None = no refinement
+    url: str | None = None
+    model: str = "default"
+    # the API key: here or in the environment variable named by api_key_env; never logged
+    api_key: str | None = field(default=None, repr=False)
+    api_key_env: str | None = None
+    timeout: float = 120.0
+    max_tokens: int = 400
+
+    def __post_init__(self) -> None:
+        above("timeout", self.timeout, 0)
+        at_least("max_tokens", self.max_tokens, 50)
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise OptionError("url", f"must start with http:// or https://, got '{self.url}'")
+        if self.api_key_env is not None and not _ENV_NAME.fullmatch(self.api_key_env):
+            raise OptionError("api_key_env", f"'{self.api_key_env}' is not a variable name")
+        if self.api_key and self.api_key_env:
+            raise OptionError("api_key_env", "give llm.api_key or api_key_env, not both")
+
+    def key(self) -> str | None:
+        """The API key, from the config or its environment variable."""
+        if self.api_key_env is not None:
+            return os.environ.get(self.api_key_env) or None
+        return self.api_key
+
+
+@dataclass(frozen=True)
 class TakeawaysConfig:
-    # "extractive" (on the device, no model)
-    backend: SummarizerBackend = SummarizerBackend.EXTRACTIVE
+    # "minilm" (on the device: sentence embeddings) or "extractive" (no model)
+    backend: SummarizerBackend = SummarizerBackend.MINILM
+    # the embedding model (an ONNX file) and its tokenizer.json; None = the pinned packages
+    model_path: Path | None = None
+    tokenizer_path: Path | None = None
+    llm: LlmConfig = field(default_factory=LlmConfig)
 
     def __post_init__(self) -> None:
         choose(self, "backend", SummarizerBackend)

@@ -51,6 +51,11 @@ class Highlight:
     tags: tuple[str, ...] = field(default_factory=tuple)
     deleted: bool = False
     title_edited: bool = False  # the title is the listener's: the summarizer keeps it
+    # the sentence the listener pressed for, word for word, and where it begins
+    quote: str | None = None
+    quote_at: float | None = None
+    summarizer: str | None = None  # what wrote title and takeaways: "minilm 1"
+    summary_fallback: str | None = None  # why not the configured summarizer
 
     @staticmethod
     def new_id() -> str:
@@ -83,6 +88,10 @@ class Highlight:
             starred=self.starred,
             tags=list(self.tags),
             deleted=self.deleted,
+            quote=self.quote,
+            quote_at=round(self.quote_at, 3) if self.quote_at is not None else None,
+            summarizer=self.summarizer,
+            summary_fallback=self.summary_fallback,
         )
 
 
@@ -115,6 +124,10 @@ _COLUMNS = (
     "tags_json",
     "deleted",
     "title_edited",
+    "quote",
+    "quote_at",
+    "summarizer",
+    "summary_fallback",
 )
 _FLAGS = ("starred", "deleted", "title_edited")
 
@@ -231,6 +244,49 @@ class HighlightBook:
             if all(getattr(current, key) == value for key, value in wanted.items()):
                 return current
             return self.update(highlight_id, conn, **wanted)
+
+    def keep_summary(
+        self,
+        conn: sqlite3.Connection,
+        highlight: Highlight,
+        title: str | None,
+        backend: str,
+        backend_version: str,
+    ) -> None:
+        """Keep the summary that ``highlight`` (a version just written) carries, with
+        the summarizer's own ``title`` (the listener's may stand in the highlight)."""
+        conn.execute(
+            "INSERT INTO summaries (highlight_id, version, backend, backend_version, title,"
+            " quote, quote_at, takeaways_json, fallback_reason, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                highlight.id,
+                highlight.version,
+                backend,
+                backend_version,
+                title,
+                highlight.quote,
+                highlight.quote_at,
+                json.dumps(list(highlight.takeaways), ensure_ascii=False),
+                highlight.summary_fallback,
+                utc_now(),
+            ),
+        )
+
+    def summaries(self, highlight_id: str) -> list[dict[str, object]]:
+        """Every summary the highlight was given, oldest first."""
+        rows = self.db.query(
+            "SELECT version, backend, backend_version, title, quote, quote_at, takeaways_json,"
+            " fallback_reason, created_at FROM summaries WHERE highlight_id = ? ORDER BY id",
+            (highlight_id,),
+        )
+        return [
+            {
+                **{k: r[k] for k in r.keys() if k != "takeaways_json"},  # noqa: SIM118
+                "takeaways": json.loads(r["takeaways_json"]),
+            }
+            for r in rows
+        ]
 
     def regenerate(self, highlight_ids: Sequence[str]) -> int:
         """Queue the takeaways stage again for each highlight (one that is waiting

@@ -8,11 +8,16 @@ and mypy checks every factory's signature.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable
 
 from earmark.config.choices import SummarizerBackend
 from earmark.config.model import TakeawaysConfig
-from earmark.takeaways.base import Summarizer
+from earmark.errors import EarmarkError
+from earmark.takeaways.base import SnipText, Summarizer, Summary
+
+log = logging.getLogger(__name__)
 
 Factory = Callable[[TakeawaysConfig], Summarizer]
 
@@ -23,10 +28,39 @@ def _extractive(config: TakeawaysConfig) -> Summarizer:
     return extractive.build(config)
 
 
+def _minilm(config: TakeawaysConfig) -> Summarizer:
+    from earmark.takeaways import minilm
+
+    return WithFallback(minilm.build(config.model_path, config.tokenizer_path), _extractive(config))
+
+
 # every choice of ``takeaways.backend`` (config refuses any other name)
 SUMMARIZERS: dict[SummarizerBackend, Factory] = {
+    SummarizerBackend.MINILM: _minilm,
     SummarizerBackend.EXTRACTIVE: _extractive,
 }
+
+
+class WithFallback:
+    """A model-backed summarizer that, when its model is missing, corrupt or fails,
+    hands the snip to one that needs none: the snip is still done, with a plain
+    title, and its summary says why (``fallback_reason``); the log says it once."""
+
+    def __init__(self, primary: Summarizer, fallback: Summarizer) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.name = primary.name
+        self._said: str | None = None
+
+    def summarize(self, snip: SnipText) -> Summary:
+        try:
+            return self.primary.summarize(snip)
+        except EarmarkError as exc:
+            reason = f"{self.primary.name} failed: {exc}"
+            if reason != self._said:
+                log.error("takeaways fall back to %s: %s", self.fallback.name, reason)
+                self._said = reason
+            return dataclasses.replace(self.fallback.summarize(snip), fallback_reason=reason)
 
 
 def build_summarizer(config: TakeawaysConfig) -> Summarizer:

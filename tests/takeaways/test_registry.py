@@ -32,10 +32,28 @@ def test_each_backend_builds_a_summarizer_of_that_name(backend: SummarizerBacken
     assert summarizer.summarize(SnipText.from_text("One thing. Another thing.")).backend == backend
 
 
-def test_the_default_config_builds_the_extractive_summarizer(tmp_path: Path) -> None:
+def test_the_default_config_builds_the_on_device_summarizer(tmp_path: Path) -> None:
     config = load(write(tmp_path, "device_id: box\n"))
-    assert config.takeaways.backend is SummarizerBackend.EXTRACTIVE
-    assert isinstance(build_summarizer(config.takeaways), ExtractiveSummarizer)
+    assert config.takeaways.backend is SummarizerBackend.MINILM
+    assert build_summarizer(config.takeaways).name == "minilm"
+
+
+def test_a_missing_model_still_gives_a_summary_that_says_why(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.onnx"
+    summarizer = build_summarizer(TakeawaysConfig(model_path=missing))
+    summary = summarizer.summarize(SnipText.from_text("Compost needs air. Turn the pile weekly."))
+    assert summary.backend == "extractive" and summary.takeaways
+    assert summary.fallback_reason is not None and str(missing) in summary.fallback_reason
+
+
+def test_a_corrupt_model_still_gives_a_summary_that_says_why(tmp_path: Path) -> None:
+    corrupt = tmp_path / "model.onnx"
+    corrupt.write_bytes(b"\x08\x07not an onnx graph" * 100)
+    summary = build_summarizer(TakeawaysConfig(model_path=corrupt)).summarize(
+        SnipText.from_text("Compost needs air. Turn the pile weekly.")
+    )
+    assert summary.backend == "extractive" and summary.takeaways
+    assert "cannot load the embedding model" in (summary.fallback_reason or "")
 
 
 def test_the_backend_named_in_the_file_is_the_one_built(tmp_path: Path) -> None:
@@ -53,5 +71,5 @@ def test_an_unknown_backend_is_refused_with_file_line_and_key(tmp_path: Path) ->
         "takeaways.backend",
     )
     assert str(caught.value) == (
-        f"{path}:3: key 'takeaways.backend': 'gpt' is not one of: extractive"
+        f"{path}:3: key 'takeaways.backend': 'gpt' is not one of: minilm, extractive"
     )

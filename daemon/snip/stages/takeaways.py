@@ -18,7 +18,7 @@ from earmark.snip.stages import SnipStore
 from earmark.store import outbox, segments
 from earmark.store.highlights import DONE, Highlight
 from earmark.store.jobs import Job, JobKind
-from earmark.takeaways import Sentence, SnipText, Summarizer
+from earmark.takeaways import Sentence, SnipText, Summarizer, Summary
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,9 @@ class TakeawaysStage:
         self.summarizer = summarizer
 
     def run(self, job: Job, highlight: Highlight) -> None:
-        title: str | None
-        takeaways: tuple[str, ...]
-        if highlight.transcript_unavailable is not None:
-            title, takeaways = None, ()  # nothing was heard that could be trusted
-        else:
+        summary: Summary | None = None
+        if highlight.transcript_unavailable is None:  # else nothing heard can be trusted
             summary = self.summarizer.summarize(snip_text(self.store, highlight))
-            title, takeaways = summary.title, summary.takeaways
         clip_path, clip_seconds = self._final_clip(highlight)
         with self.store.db.transaction() as conn:
             if self.store.superseded(conn, job, highlight):
@@ -51,13 +47,16 @@ class TakeawaysStage:
                 highlight.id,
                 conn,
                 status=DONE,
-                title=title,
-                takeaways=takeaways,
+                **summary_fields(summary),
                 clip_path=clip_path,
                 clip_seconds=clip_seconds,
                 clip_start=highlight.start,
                 error=None,
             )
+            if summary is not None:
+                self.store.book.keep_summary(
+                    conn, updated, summary.title, summary.backend, summary.backend_version
+                )
             if clip_path != highlight.clip_path:  # takeaways made again keep their clip
                 outbox.enqueue(conn, f"clip/{highlight.id}", payload_file=clip_path)
             self.store.queue.finish(conn, job)
@@ -96,6 +95,22 @@ class TakeawaysStage:
                 raise
             # the episode is gone: publish all the audio that was kept
             return str(final), clip.encode_opus(kept, final)
+
+
+def summary_fields(summary: Summary | None) -> dict[str, object]:
+    """The highlight's fields a summary writes; None (nothing heard that could be
+    trusted) clears them."""
+    if summary is None:
+        cleared = ("title", "quote", "quote_at", "summarizer", "summary_fallback")
+        return {"takeaways": (), **dict.fromkeys(cleared)}
+    return {
+        "title": summary.title,
+        "takeaways": summary.takeaways,
+        "quote": summary.quote,
+        "quote_at": summary.quote_at,
+        "summarizer": f"{summary.backend} {summary.backend_version}",
+        "summary_fallback": summary.fallback_reason,
+    }
 
 
 def snip_text(store: SnipStore, highlight: Highlight) -> SnipText:
