@@ -55,7 +55,10 @@ class Daemon:
 
         return wait_for(playing, timeout, 0.2, "the daemon to play")
 
-    def terminate(self, timeout: float = 10) -> int:
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM, then the exit code; SIGKILL (-9) only if it has not stopped by
+        itself in ``timeout`` (its own waits are bounded far below that, even on a
+        machine as loaded as the suite's stress runs)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

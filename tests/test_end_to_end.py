@@ -4,7 +4,6 @@ transcribed highlight on MQTT."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,11 +72,9 @@ def test_snip_travels_from_cli_to_mqtt_with_the_spoken_words(
             what="the clip",
         )
     finally:
-        started = time.monotonic()
         code = daemon.terminate()
-        stopped_in = time.monotonic() - started
+    # it stopped by itself on SIGTERM (not killed), and said goodbye on MQTT
     assert code == 0, daemon.log[-2000:]
-    assert stopped_in < 5, f"SIGTERM took {stopped_in:.1f}s"
     status = [m.payload for m in mqtt_listener.messages if m.topic.endswith("/status")]
     assert status[-1] == b"offline"
 
