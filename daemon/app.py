@@ -58,7 +58,7 @@ from earmark.sync.listeners import OutboxWake, StatePublisher
 from earmark.sync.mqtt import MqttLink
 from earmark.sync.relay import OutboxRelay
 from earmark.sync.remote import RemoteCommands
-from earmark.takeaways import build_summarizer
+from earmark.takeaways import build_refiner, build_summarizer
 from earmark.transcribe.registry import TranscriberOnDemand
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,6 @@ __all__ = ["Speaker", "doctor_checks", "run", "watch_inputs"]
 
 class Speaker:
     """The running speaker: every part built from config, wired, started, stopped."""
-
-    relay: OutboxRelay
-    remote: RemoteCommands
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -98,6 +95,7 @@ class Speaker:
             config.data_dir / "clips",
             snap_to_sentences=config.snip.snap_to_sentences,
             publisher_words=self.library.transcripts.ensure,
+            refiner=build_refiner(config.takeaways),
         )
         self.lookahead = LookAhead(
             self.db,

@@ -3,6 +3,7 @@
 clip        secure the window's audio (safe even if a stream vanishes)
 transcribe  words for the window, best source first; snap to whole sentences
 takeaways   title, takeaways and the final clip; the highlight is done
+refine      an LLM's takeaways, on the worker's slow lane (only with takeaways.llm)
 
 Each stage writes its result, the highlight's new state, its outbox row and the
 next job in one transaction, so a crash between stages loses nothing and
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from earmark.snip.stages import SnipStore, Stage
 from earmark.snip.stages.clip import ClipStage
+from earmark.snip.stages.refine import Refiner, RefineStage
 from earmark.snip.stages.takeaways import TakeawaysStage
 from earmark.snip.stages.transcribe import TranscribeStage
 from earmark.store.catalog import Catalog
@@ -38,13 +40,16 @@ class SnipPipeline:
         clips_dir: Path,
         snap_to_sentences: bool = True,
         publisher_words: Callable[[int], object] | None = None,
+        refiner: Refiner | None = None,
     ) -> None:
         self.store = SnipStore(db, book, queue, catalog, clips_dir)
         stages: list[Stage] = [
             ClipStage(self.store),
             TranscribeStage(self.store, transcriber, snap_to_sentences, publisher_words),
-            TakeawaysStage(self.store, summarizer),
+            TakeawaysStage(self.store, summarizer, refine=refiner is not None),
         ]
+        if refiner is not None:
+            stages.append(RefineStage(self.store, refiner))
         # the job kinds this pipeline runs (the job worker routes them to ``run``)
         self.handlers: dict[JobKind, Callable[[Job, Highlight], None]] = {
             stage.kind: stage.run for stage in stages

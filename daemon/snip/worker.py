@@ -1,8 +1,10 @@
-"""The job worker: one thread that runs durable jobs, most urgent first.
+"""The job worker: threads that run durable jobs, most urgent first.
 
 Heavy work (ffmpeg, ASR) runs here, never on the event loop, so a press is
 captured within milliseconds while a transcription is under way. A failing
-job is retried with backoff and never blocks the others.
+job is retried with backoff and never blocks the others. Kinds that may take
+minutes (``SLOW_KINDS``: an LLM on a Pi) run on a lane of their own, so a snip's
+stages never wait behind them.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from collections.abc import Callable
 from earmark.errors import EarmarkError
 from earmark.events import Event, JobFailed, JobFinished, JobStarted
 from earmark.store.highlights import HighlightBook
-from earmark.store.jobs import Job, JobQueue
+from earmark.store.jobs import Job, JobKind, JobQueue
 
 log = logging.getLogger(__name__)
 
 Runner = Callable[[Job], None]
+SLOW_KINDS = frozenset({JobKind.REFINE})
 
 
 class JobWorker:
@@ -38,52 +41,66 @@ class JobWorker:
         self.runners = runners
         self.announce = announce
         self.idle_seconds = idle_seconds
-        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="job-worker", daemon=True)
-        self.busy = False
+        lanes = [
+            [k for k in runners if k not in SLOW_KINDS],
+            [k for k in runners if k in SLOW_KINDS],
+        ]
+        self._lanes = [(tuple(kinds), threading.Event()) for kinds in lanes if kinds]
+        self._threads = [
+            threading.Thread(target=self._run, args=lane, name=f"job-worker-{i}", daemon=True)
+            for i, lane in enumerate(self._lanes)
+        ]
+        self.busy = False  # the snip pipeline's lane is running a job
 
     def start(self) -> None:
         resumed = self.queue.resume_interrupted()
         if resumed:
             log.info("jobs resumed count=%d (left running by the last stop)", resumed)
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def notify(self) -> None:
-        self._wake.set()
+        for _, wake in self._lanes:
+            wake.set()
 
     def stop(self, timeout: float = 3.0) -> None:
+        """Stop taking jobs; wait ``timeout`` for the pipeline's lane. A slow lane's
+        job (an LLM answer) is left: it runs again at the next start."""
         self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
+        self.notify()
+        self._threads[0].join(timeout)
 
-    def _run(self) -> None:
+    def _run(self, kinds: tuple[str, ...], wake: threading.Event) -> None:
         while not self._stop.is_set():
             try:
-                self._round()
+                self._round(kinds, wake)
             except sqlite3.Error as exc:
                 # a full disk or a locked database: nothing can be recorded now, so
                 # the job that was running goes back in the queue, and we wait
                 log.error("the database refused a write (%s); jobs wait and retry", exc)
-                self._wake.wait(self.idle_seconds)
+                wake.wait(self.idle_seconds)
                 with contextlib.suppress(sqlite3.Error):
                     self.queue.resume_interrupted()
             except Exception:  # a bug: the worker must keep going for the other jobs
                 log.exception("job worker round failed; retrying")
-                self._wake.wait(self.idle_seconds)
+                wake.wait(self.idle_seconds)
 
-    def _round(self) -> None:
-        job = self.queue.claim()
+    def _round(self, kinds: tuple[str, ...], wake: threading.Event) -> None:
+        job = self.queue.claim(kinds=kinds)
         if job is None:
-            self._wake.wait(self._idle_wait())
-            self._wake.clear()
+            wake.wait(self._idle_wait())
+            wake.clear()
             return
-        self.busy = True
+        pipeline = kinds == self._lanes[0][0]
+        if pipeline:
+            self.busy = True
         self.announce(JobStarted(job.id, str(job.kind)))
         try:
             self._execute(job)
         finally:
-            self.busy = False
+            if pipeline:
+                self.busy = False
             self.announce(JobFinished(job.id, str(job.kind)))
 
     def _idle_wait(self) -> float:

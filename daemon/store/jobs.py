@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ class JobKind(StrEnum):
     CLIP = "clip"  # secure the audio of a snip's window
     TRANSCRIBE = "transcribe"  # the snip's words, its window snapped to sentences
     TAKEAWAYS = "takeaways"  # title, takeaways and the final clip: the snip is done
+    REFINE = "refine"  # an LLM's takeaways after the on-device ones: the next version
     LOOKAHEAD = "lookahead"  # transcribe the playing episode ahead of the listener
 
 
@@ -117,14 +119,18 @@ class JobQueue:
             )
             return cursor.rowcount
 
-    def claim(self, max_priority: int | None = None) -> Job | None:
-        """Mark the most urgent ready job running and return it."""
+    def claim(
+        self, max_priority: int | None = None, kinds: Collection[str] | None = None
+    ) -> Job | None:
+        """Mark the most urgent ready job running (of ``kinds``, when given) and
+        return it."""
         limit = "" if max_priority is None else f"AND priority <= {int(max_priority)}"
+        only = "" if kinds is None else f"AND kind IN ({', '.join('?' for _ in kinds)})"
         with self.db.transaction() as conn:
             row = conn.execute(
-                f"SELECT * FROM jobs WHERE status = 'queued' AND run_after <= ? {limit} "
+                f"SELECT * FROM jobs WHERE status = 'queued' AND run_after <= ? {limit} {only} "
                 "ORDER BY priority, id LIMIT 1",
-                (time.time(),),
+                (time.time(), *(kinds or ())),
             ).fetchone()
             if row is None:
                 return None

@@ -3,7 +3,7 @@ from a ``Summarizer`` chosen by ``takeaways.backend``."""
 
 from earmark.takeaways.base import Sentence, SnipText, Summarizer, Summary
 from earmark.takeaways.extractive import ExtractiveSummarizer
-from earmark.takeaways.registry import build_summarizer
+from earmark.takeaways.registry import build_refiner, build_summarizer
 
 __all__ = [
     "ExtractiveSummarizer",
@@ -11,5 +11,6 @@ __all__ = [
     "SnipText",
     "Summarizer",
     "Summary",
+    "build_refiner",
     "build_summarizer",
 ]

@@ -11,11 +11,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from earmark.config.choices import SummarizerBackend
 from earmark.config.model import TakeawaysConfig
 from earmark.errors import EarmarkError
 from earmark.takeaways.base import SnipText, Summarizer, Summary
+
+if TYPE_CHECKING:
+    from earmark.takeaways.llm import LlmRefiner
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,16 @@ class WithFallback:
                 log.error("takeaways fall back to %s: %s", self.fallback.name, reason)
                 self._said = reason
             return dataclasses.replace(self.fallback.summarize(snip), fallback_reason=reason)
+
+
+def build_refiner(config: TakeawaysConfig) -> LlmRefiner | None:
+    """The LLM that refines each summary in the background, when one is configured."""
+    llm = config.llm
+    if llm.url is None:
+        return None
+    from earmark.takeaways.llm import LlmRefiner
+
+    return LlmRefiner(llm.url, llm.model, llm.key(), llm.timeout, llm.max_tokens)
 
 
 def build_summarizer(config: TakeawaysConfig) -> Summarizer:

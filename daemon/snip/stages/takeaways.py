@@ -18,6 +18,7 @@ from earmark.snip.stages import SnipStore
 from earmark.store import outbox, segments
 from earmark.store.highlights import DONE, Highlight
 from earmark.store.jobs import Job, JobKind
+from earmark.store.jobs import enqueue as enqueue_job
 from earmark.takeaways import Sentence, SnipText, Summarizer, Summary
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,11 @@ DESCRIPTION_CHARS = 1000
 class TakeawaysStage:
     kind = JobKind.TAKEAWAYS
 
-    def __init__(self, store: SnipStore, summarizer: Summarizer) -> None:
+    def __init__(self, store: SnipStore, summarizer: Summarizer, refine: bool = False) -> None:
         self.store = store
         self.summarizer = summarizer
+        # an LLM refines every summary made here, in the background
+        self.refine = refine
 
     def run(self, job: Job, highlight: Highlight) -> None:
         summary: Summary | None = None
@@ -57,6 +60,8 @@ class TakeawaysStage:
                 self.store.book.keep_summary(
                     conn, updated, summary.title, summary.backend, summary.backend_version
                 )
+                if self.refine:
+                    enqueue_job(conn, JobKind.REFINE, highlight_id=highlight.id)
             if clip_path != highlight.clip_path:  # takeaways made again keep their clip
                 outbox.enqueue(conn, f"clip/{highlight.id}", payload_file=clip_path)
             self.store.queue.finish(conn, job)
