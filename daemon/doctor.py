@@ -106,6 +106,22 @@ def _model(cfg: Config) -> str:
     return check_transcriber(cfg.transcription)
 
 
+def _takeaways(cfg: Config) -> str:
+    """The summarizer's model loads (its pinned files checked by sha256), and the LLM,
+    when one is set, is named; a snip is done either way (a plain title at worst)."""
+    settings = cfg.takeaways
+    llm = f"; refined by {settings.llm.model} at {settings.llm.url}" if settings.llm.url else ""
+    if settings.backend != "minilm":
+        return f"takeaways by {settings.backend}{llm}"
+    from earmark.takeaways.embeddings import Embedder
+
+    try:
+        Embedder(settings.model_path, settings.tokenizer_path)
+    except EarmarkError as exc:
+        raise EarmarkError(f"{exc}; until then snips get plain titles (extractive)") from None
+    return f"takeaways by minilm (sentence embeddings){llm}"
+
+
 def run(cfg: Config, out: Callable[[str], None], extra: tuple[tuple[str, Check], ...] = ()) -> int:
     checks: tuple[tuple[str, Check], ...] = (
         ("mpv", _mpv),
@@ -113,6 +129,7 @@ def run(cfg: Config, out: Callable[[str], None], extra: tuple[tuple[str, Check],
         ("broker", _broker),
         ("data", _data_dir),
         ("model", _model),
+        ("takeaways", _takeaways),
         *extra,
     )
     failed = 0

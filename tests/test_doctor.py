@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from earmark import doctor
+from earmark.config import load
+
 from .daemon_process import earmark
 
 
@@ -31,3 +34,21 @@ def test_doctor_says_which_model_path_is_wrong(
     result = earmark(config, "doctor")
     assert result.returncode == 1
     assert "transcription.model_path" in result.stdout
+
+
+def test_doctor_says_a_corrupt_takeaways_model_and_what_still_works(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "model.onnx"
+    corrupt.write_bytes(b"not an onnx graph")
+    lines: list[str] = []
+    doctor.run(load(write_config({"takeaways": {"model_path": str(corrupt)}})), lines.append)
+    said = [line for line in lines if "takeaways" in line]
+    assert len(said) == 1 and said[0].startswith("FAIL"), lines
+    assert "cannot load the embedding model" in said[0] and "plain titles" in said[0]
+
+
+def test_doctor_says_the_pinned_takeaways_model_loads(write_config: Callable[..., Path]) -> None:
+    lines: list[str] = []
+    doctor.run(load(write_config()), lines.append)
+    assert any(line.startswith("ok") and "takeaways by minilm" in line for line in lines), lines
