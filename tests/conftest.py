@@ -17,6 +17,7 @@ from earmark.library.fileserver import FileServer
 from earmark.library.speech import Chapter, SpokenAudio, encode, synthesize
 from earmark.sync.broker import LocalBroker, free_port
 
+from .daemon_process import Daemon
 from .support import MqttListener, write_feed
 
 # Sentences of a made-up show, each long enough for Whisper to hear clearly.
@@ -100,6 +101,19 @@ def garden_config(
         return write_config({**garden, **(overrides or {})})
 
     return write
+
+
+@pytest.fixture
+def garden_daemon(garden_config: Callable[..., Path], tmp_path: Path) -> Iterator[Daemon]:
+    """The daemon playing the garden feed, look-ahead off, on the test broker."""
+    running = Daemon(
+        garden_config({"transcription": {"lookahead": "off"}}), tmp_path / "daemon.log"
+    )
+    try:
+        running.wait_playing()
+        yield running
+    finally:
+        running.terminate()
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 
+from earmark.payloads import HighlightPayload
+
 T = TypeVar("T")
 
 
@@ -79,6 +81,16 @@ class MqttListener:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def highlight_versions(listener: MqttListener, highlight_id: str) -> list[HighlightPayload]:
+    """Every version of one highlight the listener has received, oldest first."""
+    found = [
+        HighlightPayload.from_json(m.payload)
+        for m in list(listener.messages)
+        if m.topic.endswith("/highlight")
+    ]
+    return sorted((h for h in found if h.id == highlight_id), key=lambda h: h.version)
 
 
 def words(text: str) -> list[str]:

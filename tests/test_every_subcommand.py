@@ -4,8 +4,6 @@ refused as unknown (``earmark toggle`` once always was)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -40,14 +38,8 @@ def test_the_help_lists_the_player_commands() -> None:
 
 
 @pytest.fixture
-def daemon(garden_config: Callable[..., Path], tmp_path: Path):  # type: ignore[no-untyped-def]
-    path = garden_config({"transcription": {"lookahead": "off"}})
-    running = Daemon(path, tmp_path / "daemon.log")
-    try:
-        running.wait_playing()
-        yield running
-    finally:
-        running.terminate()
+def daemon(garden_daemon: Daemon) -> Daemon:
+    return garden_daemon
 
 
 def test_no_subcommand_is_refused_as_unknown_by_a_running_daemon(daemon: Daemon) -> None:

@@ -15,6 +15,7 @@ import pytest
 from earmark.payloads import HighlightPayload
 from tests.daemon_process import Daemon, earmark
 from tests.support import MqttListener, wait_for
+from tests.support import highlight_versions as versions
 from tests.takeaways.chat_server import ChatRequest, ChatServer, answer_json, fail, hang
 
 
@@ -41,15 +42,6 @@ def speaker(
     yield start  # type: ignore[misc]
     for daemon in started:
         daemon.terminate()
-
-
-def versions(listener: MqttListener, highlight_id: str) -> list[HighlightPayload]:
-    found = [
-        HighlightPayload.from_json(m.payload)
-        for m in list(listener.messages)
-        if m.topic.endswith("/highlight")
-    ]
-    return sorted((h for h in found if h.id == highlight_id), key=lambda h: h.version)
 
 
 def snip(daemon: Daemon) -> str:

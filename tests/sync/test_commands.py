@@ -6,8 +6,6 @@ line while it goes on playing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,28 +13,14 @@ import pytest
 from earmark.payloads import HighlightPayload
 from tests.daemon_process import Daemon, earmark
 from tests.support import MqttListener, wait_for
+from tests.support import highlight_versions as versions
 
 COMMANDS = "earmark/testbox/cmd"
 
 
 @pytest.fixture
-def daemon(garden_config: Callable[..., Path], tmp_path: Path) -> Iterator[Daemon]:
-    path = garden_config({"transcription": {"lookahead": "off"}})
-    running = Daemon(path, tmp_path / "daemon.log")
-    try:
-        running.wait_playing()
-        yield running
-    finally:
-        running.terminate()
-
-
-def versions(listener: MqttListener, highlight_id: str) -> list[HighlightPayload]:
-    found = [
-        HighlightPayload.from_json(m.payload)
-        for m in list(listener.messages)
-        if m.topic.endswith("/highlight")
-    ]
-    return [h for h in found if h.id == highlight_id]
+def daemon(garden_daemon: Daemon) -> Daemon:
+    return garden_daemon
 
 
 def latest(listener: MqttListener, highlight_id: str) -> HighlightPayload:
