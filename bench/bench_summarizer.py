@@ -50,6 +50,7 @@ for text in sys.argv[1:]:
 print(peak() - peak_before, resident() - resident_before)
 """
 
+
 def _snips() -> list[SnipText]:
     items = json.loads(EVAL_SET.read_text())["snips"]
     return [

@@ -106,8 +106,7 @@ class Speaker:
             dump=self.playback.dump_cache,
             scratch=config.data_dir / "tmp",
         )
-        runners: dict[str, Runner] = {kind: self.pipeline.run for kind in self.pipeline.handlers}
-        runners[LOOKAHEAD_KIND] = self.lookahead.run
+        runners: dict[str, Runner] = {**self.pipeline.runners(), LOOKAHEAD_KIND: self.lookahead.run}
         self.worker = JobWorker(self.jobs, self.book, runners, announce=announce)
         self.snips = SnipService(
             self.playback.now_playing,

@@ -75,6 +75,25 @@ class HighlightPayload:
 
 
 @dataclass(frozen=True)
+class EpisodePayload:
+    """An episode's key points (``episode/<episode_id>``, retained), once the
+    look-ahead has transcribed all of it."""
+
+    episode_id: int
+    device_id: str
+    podcast: str
+    episode: str
+    guid: str
+    # [{"text": ..., "at": seconds into the episode}, ...] in the episode's order
+    key_points: list[dict[str, Any]]
+    summarizer: str
+    schema: int = SCHEMA
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
 class StatePayload:
     status: str
     podcast: str = ""

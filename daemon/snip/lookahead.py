@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from earmark.player.state import NowPlaying
+from earmark.snip.key_points import queue_key_points
 from earmark.store import jobs as job_table
 from earmark.store import segments
 from earmark.store.catalog import Catalog
@@ -173,7 +174,7 @@ class LookAhead:
             # paused or left: follow() starts it again on the next play
             wait = self._idle_wait(now) if on_it else None
             if wait is None:
-                self._finish(job)
+                self._finish(job, transcribed=on_it)
             else:  # ahead by ``horizon``: go on as the head moves
                 self._again(job, delay=wait)
             return
@@ -292,9 +293,13 @@ class LookAhead:
             return None
         return chunk
 
-    def _finish(self, job: Job) -> None:
+    def _finish(self, job: Job, transcribed: bool = False) -> None:
+        """Done with the episode for now; ``transcribed``: to its end, so its key
+        points can be made."""
         with self.db.transaction() as conn:
             self.queue.finish(conn, job)
+            if transcribed and job.episode_id is not None:
+                queue_key_points(conn, job.episode_id)
 
     def _again(self, job: Job, delay: float) -> None:
         with self.db.transaction() as conn:

@@ -5,6 +5,8 @@ transcribe  words for the window, best source first; snap to whole sentences
 takeaways   title, takeaways and the final clip; the highlight is done
 refine      an LLM's takeaways, on the worker's slow lane (only with takeaways.llm)
 
+and, for an episode the look-ahead has transcribed to its end, its key points.
+
 Each stage writes its result, the highlight's new state, its outbox row and the
 next job in one transaction, so a crash between stages loses nothing and
 repeats nothing that was committed.
@@ -15,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from earmark.snip.key_points import KIND as KEY_POINTS
+from earmark.snip.key_points import EpisodeKeyPoints
 from earmark.snip.stages import SnipStore, Stage
 from earmark.snip.stages.clip import ClipStage
 from earmark.snip.stages.refine import Refiner, RefineStage
@@ -54,6 +58,11 @@ class SnipPipeline:
         self.handlers: dict[JobKind, Callable[[Job, Highlight], None]] = {
             stage.kind: stage.run for stage in stages
         }
+        self.key_points = EpisodeKeyPoints(self.store, summarizer)
+
+    def runners(self) -> dict[str, Callable[[Job], None]]:
+        """Every job kind this pipeline runs, for the job worker."""
+        return {**dict.fromkeys(self.handlers, self.run), KEY_POINTS: self.key_points.run}
 
     def run(self, job: Job) -> None:
         store = self.store

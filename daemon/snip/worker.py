@@ -24,7 +24,7 @@ from earmark.store.jobs import Job, JobKind, JobQueue
 log = logging.getLogger(__name__)
 
 Runner = Callable[[Job], None]
-SLOW_KINDS = frozenset({JobKind.REFINE})
+SLOW_KINDS = frozenset({JobKind.REFINE, JobKind.KEY_POINTS})
 
 
 class JobWorker:

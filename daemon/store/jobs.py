@@ -27,6 +27,7 @@ class JobKind(StrEnum):
     TRANSCRIBE = "transcribe"  # the snip's words, its window snapped to sentences
     TAKEAWAYS = "takeaways"  # title, takeaways and the final clip: the snip is done
     REFINE = "refine"  # an LLM's takeaways after the on-device ones: the next version
+    KEY_POINTS = "key_points"  # an episode's key points, once it is transcribed to its end
     LOOKAHEAD = "lookahead"  # transcribe the playing episode ahead of the listener
 
 

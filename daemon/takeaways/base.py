@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from earmark.takeaways.key_points import KeyPoint
 
 # a highlight gets at most this many takeaways
 MAX_TAKEAWAYS = 3
@@ -124,3 +127,8 @@ class Summarizer(Protocol):
     name: str
 
     def summarize(self, snip: SnipText) -> Summary: ...
+
+    def key_points(self, sentences: Sequence[Sentence], context: str) -> tuple[KeyPoint, ...]:
+        """An episode's key points from its sentences, with its title and
+        description as ``context``."""
+        ...

@@ -5,8 +5,11 @@ a sentence holding a passage heard with low confidence is neither.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from earmark.config.model import TakeawaysConfig
-from earmark.takeaways.base import MAX_TAKEAWAYS, SnipText, Summary
+from earmark.takeaways.base import MAX_TAKEAWAYS, Sentence, SnipText, Summary
+from earmark.takeaways.key_points import KeyPoint, key_points
 
 
 class ExtractiveSummarizer:
@@ -33,6 +36,9 @@ class ExtractiveSummarizer:
         ranked = sorted(distinct, key=lambda s: len(s.split()), reverse=True)
         chosen = set(ranked[: self.max_takeaways])
         return self._summary(title, tuple(s for s in distinct if s in chosen))
+
+    def key_points(self, sentences: Sequence[Sentence], context: str) -> tuple[KeyPoint, ...]:
+        return key_points(sentences, context, embed=None)
 
     def _summary(self, title: str, takeaways: tuple[str, ...]) -> Summary:
         return Summary(

@@ -37,6 +37,7 @@ import numpy as np
 
 from earmark.takeaways.base import MAX_TAKEAWAYS, Sentence, SnipText, Summary
 from earmark.takeaways.embeddings import Embedder
+from earmark.takeaways.key_points import KeyPoint, key_points
 from earmark.takeaways.spoken import TITLE_CHARS, clean, shortened, title_from
 
 # weights of the score's parts
@@ -89,7 +90,7 @@ _END_MARK = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 class MiniLmSummarizer:
     name = "minilm"
-    version = "1"  # bump when the same snip would give a different summary
+    version = "2"  # bump when the same snip would give a different summary
 
     def __init__(self, model: Path | None = None, tokenizer: Path | None = None) -> None:
         self._files = (model, tokenizer)
@@ -129,6 +130,9 @@ class MiniLmSummarizer:
         for i in [quote, *sorted(chosen, key=lambda i: -scores[i])]:
             title = title or title_from(heard[i].sentence.text, avoid=snip.episode_title)
         return self._summary(title or _few_words(heard[quote]), takeaways, heard[quote].sentence)
+
+    def key_points(self, sentences: Sequence[Sentence], context: str) -> tuple[KeyPoint, ...]:
+        return key_points(sentences, context, self.embedder.embed)
 
     def _summary(self, title: str, takeaways: tuple[str, ...], quote: Sentence | None) -> Summary:
         return Summary(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from earmark.config.choices import SummarizerBackend
 from earmark.config.model import TakeawaysConfig
 from earmark.errors import EarmarkError
-from earmark.takeaways.base import SnipText, Summarizer, Summary
+from earmark.takeaways.base import Sentence, SnipText, Summarizer, Summary
+from earmark.takeaways.key_points import KeyPoint
 
 if TYPE_CHECKING:
     from earmark.takeaways.llm import LlmRefiner
@@ -65,6 +66,13 @@ class WithFallback:
                 log.error("takeaways fall back to %s: %s", self.fallback.name, reason)
                 self._said = reason
             return dataclasses.replace(self.fallback.summarize(snip), fallback_reason=reason)
+
+    def key_points(self, sentences: Sequence[Sentence], context: str) -> tuple[KeyPoint, ...]:
+        try:
+            return self.primary.key_points(sentences, context)
+        except EarmarkError as exc:
+            log.error("key points fall back to %s: %s", self.fallback.name, exc)
+            return self.fallback.key_points(sentences, context)
 
 
 def build_refiner(config: TakeawaysConfig) -> LlmRefiner | None:

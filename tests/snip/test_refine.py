@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 from earmark.payloads import HighlightPayload
+from earmark.takeaways.minilm import MiniLmSummarizer
 from tests.daemon_process import Daemon, earmark
 from tests.support import MqttListener, wait_for
 from tests.support import highlight_versions as versions
 from tests.takeaways.chat_server import ChatRequest, ChatServer, answer_json, fail, hang
+
+ON_DEVICE = f"minilm {MiniLmSummarizer.version}"
 
 
 @pytest.fixture
@@ -68,7 +71,7 @@ def test_the_llms_takeaways_follow_the_on_device_ones_as_the_next_version(
     daemon = speaker()
     highlight_id = snip(daemon)
     on_device = done(mqtt_listener, highlight_id)
-    assert on_device.summarizer == "minilm 1" and on_device.quote
+    assert on_device.summarizer == ON_DEVICE and on_device.quote
 
     refined = wait_for(
         lambda: [h for h in versions(mqtt_listener, highlight_id) if h.version > on_device.version],
@@ -105,7 +108,7 @@ def test_a_failed_answer_leaves_the_on_device_takeaways_and_says_why(
     assert (noted.title, noted.takeaways, noted.summarizer) == (
         on_device.title,
         on_device.takeaways,
-        "minilm 1",
+        ON_DEVICE,
     )
     lines = [line for line in daemon.log.splitlines() if "takeaways not refined" in line]
     assert len(lines) == 1 and len(chat.requests) == 1  # said once, never retried
@@ -124,5 +127,5 @@ def test_a_model_that_never_answers_delays_no_snip(
     second = snip(daemon)
     # the second snip's stages ran while the model still worked on the first
     done(mqtt_listener, second)
-    assert all(h.summarizer == "minilm 1" for h in versions(mqtt_listener, first)[-1:])
+    assert all(h.summarizer == ON_DEVICE for h in versions(mqtt_listener, first)[-1:])
     assert daemon.process.poll() is None  # the short episode may have ended; the speaker runs

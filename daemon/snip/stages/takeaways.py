@@ -20,6 +20,7 @@ from earmark.store.highlights import DONE, Highlight
 from earmark.store.jobs import Job, JobKind
 from earmark.store.jobs import enqueue as enqueue_job
 from earmark.takeaways import Sentence, SnipText, Summarizer, Summary
+from earmark.transcribe.base import Word
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,11 @@ def snip_text(store: SnipStore, highlight: Highlight) -> SnipText:
         "chapter": chapter,
     }
     transcript = highlight.transcript or ""
-    sentences = _timed_sentences(store, highlight)
+    sentences = (
+        timed_sentences(store, highlight.episode_id, highlight.start, highlight.end)
+        if highlight.episode_id is not None
+        else []
+    )
     if " ".join(s.text for s in sentences).split() == transcript.split():
         return SnipText(tuple(sentences), highlight.press_position, **context)
     return SnipText.from_text(
@@ -148,19 +153,19 @@ def snip_text(store: SnipStore, highlight: Highlight) -> SnipText:
     )
 
 
-def _timed_sentences(store: SnipStore, highlight: Highlight) -> list[Sentence]:
-    if highlight.episode_id is None:
-        return []
-    stored = segments.between(store.db, highlight.episode_id, highlight.start, highlight.end)
-    words = sorted(
-        (
-            w
-            for segment in stored.segments
-            for w in segment.words
-            if w.text.strip() and highlight.start <= (w.start + w.end) / 2 <= highlight.end
-        ),
+def timed_sentences(store: SnipStore, episode_id: int, start: float, end: float) -> list[Sentence]:
+    """The stored words of [start, end] of the episode, as sentences with their times
+    (a stretch heard twice, from two sources, counts once)."""
+    stored = segments.between(store.db, episode_id, start, end)
+    words: list[Word] = []
+    for word in sorted(
+        (w for segment in stored.segments for w in segment.words if w.text.strip()),
         key=lambda w: (w.start, w.end),
-    )
+    ):
+        if start <= (word.start + word.end) / 2 <= end and (
+            not words or word.start >= words[-1].end - 0.05
+        ):
+            words.append(word)
     return [
         Sentence(
             " ".join(w.text.strip() for w in sentence),
