@@ -13,6 +13,7 @@ from earmark.store.database import Database
 from earmark.sync.broker import LocalBroker
 from earmark.sync.mqtt import BrokerAddress, MqttLink
 from earmark.sync.relay import OutboxRelay
+from tests.support import wait_for
 
 BASE_TOPIC = "earmark/testbox"
 
@@ -34,6 +35,21 @@ class Acks:
     def count(self) -> int:
         with self._lock:
             return len(self.mids)
+
+
+def start_relay(
+    db: Database, make_link: Callable[..., MqttLink], **options: Any
+) -> tuple[MqttLink, OutboxRelay, Acks]:
+    """A started link and relay on the test broker (``options`` go to the relay),
+    the relay told of every PUBACK; returns once the link is connected."""
+    acks = Acks()
+    link = make_link(on_acked=acks)
+    relay = OutboxRelay(db, link, poll_seconds=0.05, **options)
+    acks.relay = relay
+    link.start()
+    relay.start()
+    wait_for(lambda: link.connected, 10, what="link connected")
+    return link, relay, acks
 
 
 @pytest.fixture

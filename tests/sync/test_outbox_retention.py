@@ -15,7 +15,7 @@ from earmark.sync.mqtt import MqttLink
 from earmark.sync.relay import OutboxRelay
 from tests.support import wait_for
 
-from .conftest import Acks
+from .conftest import start_relay
 
 
 class Clock:
@@ -38,15 +38,9 @@ def _queue(db: Database, count: int, name: str = "h") -> None:
 def _relay(
     db: Database, make_link: Callable[..., MqttLink], clock: Clock, prune_every: float
 ) -> tuple[MqttLink, OutboxRelay]:
-    acks = Acks()
-    link = make_link(on_acked=acks)
-    relay = OutboxRelay(
-        db, link, poll_seconds=0.05, retention_days=7, prune_every=prune_every, clock=clock
+    link, relay, _ = start_relay(
+        db, make_link, retention_days=7, prune_every=prune_every, clock=clock
     )
-    acks.relay = relay
-    link.start()
-    relay.start()
-    wait_for(lambda: link.connected, 10, what="link connected")
     return link, relay
 
 

@@ -14,7 +14,7 @@ from earmark.sync.mqtt import MqttLink
 from earmark.sync.relay import OutboxRelay
 from tests.support import MqttListener, wait_for
 
-from .conftest import BASE_TOPIC, Acks
+from .conftest import BASE_TOPIC, Acks, start_relay
 
 MESSAGE_IDS = 65_535  # paho's message ids run 1..65535, then start again
 
@@ -26,21 +26,10 @@ def _highlight(db: Database, highlight_id: str) -> int:
         return outbox.enqueue(conn, "highlight", payload, retain=True)
 
 
-def _start(db: Database, make_link: Callable[..., MqttLink], link_class: type = MqttLink):
-    acks = Acks()
-    link = make_link(on_acked=acks)
-    relay = OutboxRelay(db, link, poll_seconds=0.05)
-    acks.relay = relay
-    link.start()
-    relay.start()
-    wait_for(lambda: link.connected, 10, what="link connected")
-    return link, relay, acks
-
-
 def test_highlight_waits_for_its_own_puback_after_message_ids_wrap(
     broker: LocalBroker, db: Database, make_link: Callable[..., MqttLink]
 ) -> None:
-    link, relay, acks = _start(db, make_link)
+    link, relay, acks = start_relay(db, make_link)
     try:
         # every message id acknowledged at least once by messages that are not the relay's
         sent = 0
@@ -119,7 +108,7 @@ def test_puback_reported_before_publish_returns_still_marks_the_row(
 def test_highlight_enqueued_while_broker_is_away_arrives_when_it_returns(
     broker: LocalBroker, db: Database, make_link: Callable[..., MqttLink]
 ) -> None:
-    link, relay, _ = _start(db, make_link)
+    link, relay, _ = start_relay(db, make_link)
     try:
         broker.stop()
         wait_for(lambda: not link.connected, 10, what="link sees the broker gone")

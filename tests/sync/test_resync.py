@@ -13,21 +13,10 @@ from earmark.store.database import Database, utc_now
 from earmark.store.highlights import DONE, Highlight, HighlightBook
 from earmark.sync.broker import LocalBroker
 from earmark.sync.mqtt import MqttLink
-from earmark.sync.relay import OutboxRelay, ResyncError, resync
+from earmark.sync.relay import ResyncError, resync
 from tests.support import MqttListener, wait_for
 
-from .conftest import BASE_TOPIC, Acks
-
-
-def _relay(db: Database, make_link: Callable[..., MqttLink]) -> OutboxRelay:
-    acks = Acks()
-    link = make_link(on_acked=acks)
-    relay = OutboxRelay(db, link, poll_seconds=0.05)
-    acks.relay = relay
-    link.start()
-    relay.start()
-    wait_for(lambda: link.connected, 10, what="link connected")
-    return relay
+from .conftest import BASE_TOPIC, start_relay
 
 
 def _snip(book: HighlightBook, name: str) -> Highlight:
@@ -46,7 +35,7 @@ def test_listener_that_missed_highlights_gets_each_current_version_after_resync(
     broker: LocalBroker, db: Database, make_link: Callable[..., MqttLink]
 ) -> None:
     book = HighlightBook(db, "testbox")
-    relay = _relay(db, make_link)
+    _, relay, _ = start_relay(db, make_link)
     try:
         for i in range(5):
             _snip(book, f"h{i}")
@@ -77,7 +66,7 @@ def test_resync_since_sends_only_highlights_changed_since_then(
     broker: LocalBroker, db: Database, make_link: Callable[..., MqttLink]
 ) -> None:
     book = HighlightBook(db, "testbox")
-    relay = _relay(db, make_link)
+    _, relay, _ = start_relay(db, make_link)
     try:
         for name in ("old", "touched"):
             _snip(book, name)
