@@ -61,6 +61,10 @@ class HighlightPayload:
     quote_at: float | None = None
     summarizer: str | None = None
     summary_fallback: str | None = None
+    # the episode in the speaker's library (its key points come on episode/<id>) and
+    # its artwork (the episode's image, else the podcast's; a URL from the feed)
+    episode_id: int | None = None
+    artwork: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False).encode()

@@ -61,7 +61,7 @@ class Highlight:
     def new_id() -> str:
         return uuid.uuid4().hex
 
-    def payload(self, device_id: str) -> HighlightPayload:
+    def payload(self, device_id: str, artwork: str | None = None) -> HighlightPayload:
         return HighlightPayload(
             id=self.id,
             version=self.version,
@@ -92,6 +92,8 @@ class Highlight:
             quote_at=round(self.quote_at, 3) if self.quote_at is not None else None,
             summarizer=self.summarizer,
             summary_fallback=self.summary_fallback,
+            episode_id=self.episode_id,
+            artwork=artwork,
         )
 
 
@@ -306,8 +308,25 @@ class HighlightBook:
         return queued
 
     def _queue(self, conn: sqlite3.Connection, highlight: Highlight) -> None:
-        outbox.enqueue(conn, "highlight", highlight.payload(self.device_id).to_json())
+        outbox.enqueue(conn, "highlight", self.payload_json(conn, highlight))
         self.db.after_commit(lambda: self.on_change(highlight))
+
+    def published(self, conn: sqlite3.Connection, highlight_id: str) -> bytes | None:
+        """The current version's payload, read inside the caller's transaction."""
+        highlight = self._get(conn, highlight_id)
+        return self.payload_json(conn, highlight) if highlight else None
+
+    def payload_json(self, conn: sqlite3.Connection, highlight: Highlight) -> bytes:
+        """The highlight as it is published, with its episode's artwork."""
+        artwork = None
+        if highlight.episode_id is not None:
+            row = conn.execute(
+                "SELECT coalesce(e.image_url, p.image_url) FROM episodes e"
+                " JOIN podcasts p ON p.id = e.podcast_id WHERE e.id = ?",
+                (highlight.episode_id,),
+            ).fetchone()
+            artwork = row[0] if row else None
+        return highlight.payload(self.device_id, artwork).to_json()
 
     @staticmethod
     def _get(conn: sqlite3.Connection, highlight_id: str) -> Highlight | None:

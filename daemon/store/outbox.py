@@ -93,7 +93,9 @@ def prune_sent(db: Database, sent_before: datetime, batch: int = 500) -> int:
 
 
 def requeue_highlights(
-    db: Database, since: str | None, payload_of: Callable[[str], bytes | None]
+    db: Database,
+    since: str | None,
+    payload_of: Callable[[sqlite3.Connection, str], bytes | None],
 ) -> int:
     """Queue again the current payload of every highlight changed at or after
     ``since`` (UTC ISO-8601 as the store writes it; None: every highlight), oldest
@@ -109,7 +111,7 @@ def requeue_highlights(
         ]
         queued = 0
         for highlight_id in ids:
-            payload = payload_of(highlight_id)
+            payload = payload_of(conn, highlight_id)
             if payload is not None:
                 enqueue(conn, "highlight", payload)
                 queued += 1

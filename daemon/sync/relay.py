@@ -258,11 +258,7 @@ def resync(book: HighlightBook, args: dict[str, Any]) -> dict[str, Any]:
     (default: all) through the outbox again, for a consumer that was away."""
     since = since_utc(args.get("since"))
 
-    def payload_of(highlight_id: str) -> bytes | None:
-        highlight = book.get(highlight_id)
-        return highlight.payload(book.device_id).to_json() if highlight else None
-
-    queued = outbox.requeue_highlights(book.db, since, payload_of)
+    queued = outbox.requeue_highlights(book.db, since, book.published)
     log.info("resync queued highlights=%d since=%s", queued, since or "the start")
     what = "highlight" if queued == 1 else "highlights"
     after = f" changed since {since}" if since else ""
