@@ -13,12 +13,14 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(libmpv2 mpv mosquitto mosquitto-clients ffmpeg espeak-ng sox openssl
               linux-libc-dev gcc python3-dev)
+# the dashboard's browser tests drive Debian's Chromium
+TEST_APT_PACKAGES=(chromium)
 
 say() { printf '\033[1mearmark:\033[0m %s\n' "$*"; }
 
 install_system_packages() {
     local missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
+    for pkg in "${APT_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
             || missing+=("$pkg")
     done
@@ -50,10 +52,15 @@ install_python_packages() {
 run_speaker() {
     install_system_packages
     install_python_packages ""
-    say "starting the speaker; in another terminal:"
-    say "  watch it:      mosquitto_sub -h 127.0.0.1 -t 'earmark/#' -v"
-    say "  save a moment: $VENV/bin/earmark snip"
-    exec "$VENV/bin/earmark" run "$@"
+    # the dashboard beside the speaker, on the same config (and so the same broker);
+    # it goes when the speaker goes
+    "$VENV/bin/earmark" dashboard &
+    local dashboard=$!
+    trap 'kill $dashboard 2>/dev/null' EXIT
+    say "starting the speaker and its dashboard (the dashboard prints its address)"
+    say "  save a moment: $VENV/bin/earmark snip   (or press the button)"
+    say "  watch MQTT:    mosquitto_sub -h 127.0.0.1 -t 'earmark/#' -v"
+    "$VENV/bin/earmark" run "$@"
 }
 
 type_check() {
@@ -67,7 +74,7 @@ type_check() {
 }
 
 run_tests() {
-    install_system_packages
+    install_system_packages "${TEST_APT_PACKAGES[@]}"
     install_python_packages "[test]"
     cd "$ROOT"
     say "lint";            "$VENV/bin/ruff" check daemon device dashboard tests bench

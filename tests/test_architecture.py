@@ -46,10 +46,24 @@ def imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_core_module_imports_no_hardware_or_dashboard(path: Path) -> None:
-    if path == CORE / "app.py":
-        return  # the composition root wires device/ in
+    if path in (CORE / "app.py", CORE / "cli_dashboard.py"):
+        return  # the composition roots: the speaker's wires device/ in, the dashboard's its own
     bad = {
         name for name in imports(path) if name.startswith(("earmark.device", "earmark.dashboard"))
+    }
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "dashboard").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_dashboard_takes_only_the_payload_schema_from_the_core(path: Path) -> None:
+    """It runs on another machine, fed by MQTT: it must not reach into a speaker."""
+    allowed = ("earmark.payloads", "earmark.errors", "earmark.dashboard")
+    bad = {
+        name
+        for name in imports(path)
+        if name.startswith("earmark") and not name.startswith(allowed)
     }
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 

@@ -365,6 +365,27 @@ class HomeAssistantConfig:
 
 
 @dataclass(frozen=True)
+class DashboardConfig:
+    """The companion dashboard (``earmark dashboard``): where it listens and who may in."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # `earmark dashboard --hash-password` prints one; needed to listen beyond localhost
+    password_hash: str | None = field(default=None, repr=False)
+    # its own store (a mirror fed by MQTT); None = <data_dir>/dashboard
+    data_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        between("port", self.port, *PORTS)
+        if not self.host.strip():
+            raise OptionError("host", "must name an address, e.g. 127.0.0.1 or 0.0.0.0")
+        if self.password_hash is not None and not self.password_hash.startswith("scrypt$"):
+            raise OptionError(
+                "password_hash", "must be the line `earmark dashboard --hash-password` prints"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     device_id: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
     data_dir: Path = field(default_factory=_data_home)
@@ -382,6 +403,7 @@ class Config:
     gpodder: GpodderConfig = field(default_factory=GpodderConfig)
     home_assistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
     def __post_init__(self) -> None:
         topic_level("device_id", self.device_id)

@@ -1,0 +1,42 @@
+// earmark dashboard: the little that htmx does not do. No inline scripts anywhere
+// (the Content-Security-Policy forbids them), so every hook is a data- attribute.
+"use strict";
+
+document.addEventListener("click", (event) => {
+  const copy = event.target.closest("[data-copy]");
+  if (copy) {
+    const text = document.getElementById(copy.dataset.copy)?.textContent ?? "";
+    navigator.clipboard?.writeText(text).then(
+      () => { copy.textContent = "Copied"; },
+      () => { copy.textContent = "Select and copy"; }
+    );
+    return;
+  }
+  const playAll = event.target.closest("[data-playlist]");
+  if (playAll) playInTurn(document.getElementById(playAll.dataset.playlist));
+});
+
+// "the best highlights of this episode": each clip plays, then the next
+function playInTurn(container) {
+  const clips = [...container.querySelectorAll("audio.clip")];
+  clips.forEach((clip, i) => {
+    clip.onended = () => { if (clips[i + 1]) clips[i + 1].play(); };
+  });
+  if (clips[0]) clips[0].play();
+}
+
+// a lost live stream says so; htmx reconnects by itself
+document.addEventListener("htmx:sse:error", () => {
+  const banner = document.getElementById("broker");
+  if (banner && !banner.textContent.trim()) {
+    banner.className = "banner warn";
+    banner.textContent = "Live updates lost; reconnecting…";
+  }
+});
+document.addEventListener("htmx:sse:after:connection", () => {
+  const banner = document.getElementById("broker");
+  if (banner && banner.textContent.startsWith("Live updates lost")) {
+    banner.className = "banner ok";
+    banner.textContent = "";
+  }
+});

@@ -1,0 +1,456 @@
+"""The dashboard's pages and controls (Starlette), and its live stream (SSE).
+
+Pages are rendered on the server with Jinja2 (autoescaped); htmx swaps the
+fragments that a control returns or that the live stream pushes. Nothing here
+writes a highlight: an edit is a command to the speaker, and the change comes
+back through MQTT as the highlight's next version, like every other."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sse_starlette.sse import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from earmark.dashboard import views
+from earmark.dashboard.hub import BrokerChanged, Change, HighlightChanged, Hub, SpeakerChanged
+from earmark.dashboard.ingest import NAME, Ingest
+from earmark.dashboard.security import (
+    BROWSER_COOKIE,
+    HEADERS,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    Keys,
+    new_browser_id,
+    password_matches,
+)
+from earmark.dashboard.settings import Settings
+from earmark.dashboard.store import Filters, Mirror, Stored
+
+HERE = Path(__file__).parent
+# the controls a speaker card offers, as the speaker's command names
+CONTROLS = ("toggle", "skip_back", "next", "snip", "volume")
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+OPEN_PATHS = ("/login", "/static/", "/share/")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Dashboard:
+    def __init__(self, settings: Settings, mirror: Mirror, hub: Hub, ingest: Ingest) -> None:
+        self.settings = settings
+        self.mirror = mirror
+        self.hub = hub
+        self.ingest = ingest
+        self.keys = Keys(settings.data_dir)
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.templates.globals.update(
+            clock=views.clock,
+            when=views.when,
+            safe_link=views.safe_link,
+            marked=views.marked,
+            transcript_with_quote=views.transcript_with_quote,
+            as_text=views.as_text,
+            progress=views.PROGRESS,
+            steps=views.STEPS,
+            share=self.keys.share,
+            controls=CONTROLS,
+        )
+
+    # -- rendering -----------------------------------------------------------------
+
+    def render(
+        self, request: Request, name: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        html = self.fragment(request, name, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def fragment(self, request: Request | None, name: str, **context: Any) -> str:
+        browser = request.state.browser if request is not None else ""
+        return self.templates.get_template(name).render(
+            csrf=self.keys.csrf(browser) if browser else "",
+            login=self.settings.password_hash is not None,
+            broker=self.ingest,
+            **context,
+        )
+
+    # -- pages -----------------------------------------------------------------------
+
+    async def index(self, request: Request) -> Response:
+        filters = _filters(request)
+        before = request.query_params.get("before")
+        found = self.mirror.highlights(filters, before=before)
+        return self.render(
+            request,
+            "index.html",
+            filters=filters,
+            groups=views.grouped(found),
+            speakers=self.mirror.speakers(),
+            podcasts=self.mirror.podcasts(),
+            more=found[-1].highlight.pressed_at if len(found) == 50 else None,
+            live=request.url.query,
+        )
+
+    async def highlight(self, request: Request) -> Response:
+        stored = self._stored(request)
+        return self.render(
+            request, "highlight_page.html", s=stored, speakers=self.mirror.speakers()
+        )
+
+    async def episode(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        stored, points = self.mirror.episode(key)
+        if not stored and not points:
+            raise HTTPException(404, "no such episode here")
+        first = stored[0].highlight if stored else None
+        return self.render(
+            request,
+            "episode.html",
+            key=key,
+            podcast=first.podcast if first else points[0].podcast,
+            episode=first.episode if first else points[0].episode,
+            artwork=next((views.safe_link(s.highlight.artwork) for s in stored), None),
+            highlights=stored,
+            points=points[0].key_points if points else [],
+            speakers=self.mirror.speakers(),
+        )
+
+    async def clip(self, request: Request) -> Response:
+        highlight_id = request.path_params["id"]
+        if "token" in request.path_params:
+            self._check_share(request)
+        data = self.mirror.clip(highlight_id) if NAME.fullmatch(highlight_id) else None
+        if data is None:
+            raise HTTPException(404, "no clip for this highlight yet")
+        return _audio(request, data)
+
+    async def share(self, request: Request) -> Response:
+        self._check_share(request)
+        stored = self._stored(request)
+        if stored.highlight.deleted:
+            raise HTTPException(404, "this highlight was deleted")
+        return self.render(request, "share.html", s=stored, token=request.path_params["token"])
+
+    async def export(self, request: Request) -> Response:
+        key = request.path_params.get("key")
+        stored = self.mirror.everything(key)
+        base = str(request.base_url)
+        name = f"earmark-{key}.md" if key else "earmark-highlights.md"
+        return PlainTextResponse(
+            views.markdown(stored, base),
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    async def speakers(self, request: Request) -> Response:
+        return self.render(request, "_speakers.html", speakers=self.mirror.speakers())
+
+    # -- controls: commands to a speaker ----------------------------------------------
+
+    async def edit(self, request: Request) -> Response:
+        stored = self._stored(request)
+        h = stored.highlight
+        form = await self._form(request)
+        changes: dict[str, Any] = {}
+        action = form.get("action", "save")
+        if action == "star":
+            changes["starred"] = not h.starred
+        elif action in ("delete", "undo"):
+            changes["deleted"] = action == "delete"
+        else:
+            title = form.get("title", "").strip()
+            if title != (h.title or ""):
+                changes["title"] = title or None
+            note = form.get("note", "").strip()
+            if note != h.note:
+                changes["note"] = note
+            tags = [t.strip() for t in form.get("tags", "").split(",") if t.strip()]
+            if tags != h.tags:
+                changes["tags"] = tags
+            for name, now in (("start", h.start), ("end", h.end)):
+                given = _seconds(form.get(name, ""))
+                if given is not None and abs(given - now) >= 0.5:
+                    changes[name] = given
+        if not changes:
+            return self._result(request, h.id, {"ok": True, "message": "nothing changed"})
+        answer = await self.ingest.command(h.device_id, "edit", {"highlight": h.id, **changes})
+        return self._result(request, h.id, answer)
+
+    async def listen(self, request: Request) -> Response:
+        h = self._stored(request).highlight
+        form = await self._form(request)
+        speaker = form.get("speaker") or h.device_id
+        answer = await self.ingest.command(speaker, "listen", {"highlight": h.id})
+        return self._result(request, h.id, answer)
+
+    async def control(self, request: Request) -> Response:
+        device = request.path_params["device"]
+        form = await self._form(request)
+        name = form.get("command", "")
+        if name not in CONTROLS:
+            raise HTTPException(400, f"'{name[:40]}' is not a control here")
+        args: dict[str, Any] = {}
+        if name == "volume":
+            try:
+                args["value"] = float(form.get("value", ""))
+            except ValueError:
+                raise HTTPException(400, "the volume must be a number from 0 to 100") from None
+        answer = await self.ingest.command(device, name, args)
+        return self._result(request, f"s-{device}", answer)
+
+    def _result(self, request: Request, target: str, answer: dict[str, Any]) -> Response:
+        if request.headers.get("HX-Request"):
+            return self.render(request, "_result.html", answer=answer)
+        back = request.headers.get("Referer") or "/"
+        return RedirectResponse(back if back.startswith(str(request.base_url)) else "/", 303)
+
+    # -- signing in ----------------------------------------------------------------------
+
+    async def login_page(self, request: Request) -> Response:
+        return self.render(request, "login.html", failed=False)
+
+    async def login(self, request: Request) -> Response:
+        form = await self._form(request)
+        stored = self.settings.password_hash
+        if stored is None or not password_matches(form.get("password", ""), stored):
+            return self.render(request, "login.html", status=401, failed=True)
+        response = RedirectResponse("/", 303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            self.keys.session(),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        await self._form(request)
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    # -- the live stream ------------------------------------------------------------------
+
+    async def events(self, request: Request) -> Response:
+        filters = _filters(request)
+        page = self.hub.listen()
+
+        async def stream() -> AsyncIterator[dict[str, str]]:
+            try:
+                yield {"data": self._broker_banner()}  # how things stand as the page connects
+                while True:
+                    change = await page.get()
+                    if change is None:
+                        return  # too far behind: the browser reconnects afresh
+                    html = self._pushed(change, filters)
+                    if html:
+                        yield {"data": html}
+            finally:
+                self.hub.leave(page)
+
+        return EventSourceResponse(stream(), ping=15)
+
+    def _pushed(self, change: Change, filters: Filters) -> str:
+        if isinstance(change, BrokerChanged):
+            return self._broker_banner()
+        if isinstance(change, SpeakerChanged):
+            cards = self.fragment(None, "_speakers.html", speakers=self.mirror.speakers())
+            return f'<hx-partial hx-target="#speakers" hx-swap="innerMorph">{cards}</hx-partial>'
+        assert isinstance(change, HighlightChanged)
+        s = change.stored
+        if change.new:
+            if filters.query or not filters.matches(s.highlight):
+                return ""
+            group = self._group_of(s, filters)
+            html = self.fragment(None, "_group.html", group=group, speakers=self.mirror.speakers())
+            return (
+                f'<hx-partial hx-target="#ep-{s.episode_key}" hx-swap="delete"></hx-partial>'
+                f'<hx-partial hx-target="#highlights" hx-swap="afterbegin">{html}</hx-partial>'
+            )
+        card = self.fragment(None, "_highlight.html", s=s, speakers=self.mirror.speakers())
+        return (
+            f'<hx-partial hx-target="#h-{s.highlight.id}" hx-swap="outerMorph">{card}</hx-partial>'
+        )
+
+    def _group_of(self, s: Stored, filters: Filters) -> views.Group:
+        """The episode's group as the list shows it, newest first, at the top."""
+        members, _ = self.mirror.episode(s.episode_key)
+        shown = [m for m in reversed(members) if filters.matches(m.highlight)][:20]
+        return views.grouped(shown or [s])[0]
+
+    def _broker_banner(self) -> str:
+        html = self.fragment(None, "_broker.html")
+        return f'<hx-partial hx-target="#broker" hx-swap="outerHTML">{html}</hx-partial>'
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _stored(self, request: Request) -> Stored:
+        highlight_id = request.path_params["id"]
+        stored = self.mirror.highlight(highlight_id) if NAME.fullmatch(highlight_id) else None
+        if stored is None:
+            raise HTTPException(404, "no such highlight here")
+        return stored
+
+    def _check_share(self, request: Request) -> None:
+        expected = self.keys.share(request.path_params["id"])
+        if request.path_params["token"] != expected:
+            raise HTTPException(404, "no such shared highlight")
+
+    async def _form(self, request: Request) -> dict[str, str]:
+        """A POST's fields, once its CSRF token and origin are checked."""
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/") != str(request.base_url).rstrip("/"):
+            raise HTTPException(403, "a form from another site")
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if not self.keys.csrf_valid(request.cookies.get(BROWSER_COOKIE), fields.get("csrf")):
+            raise HTTPException(403, "the form is stale; reload the page and try again")
+        return fields
+
+    # -- the application --------------------------------------------------------------------
+
+    def app(self, lifespan: Any = None) -> Starlette:
+        routes = [
+            Route("/", self.index),
+            Route("/events", self.events),
+            Route("/speakers", self.speakers),
+            Route("/speakers/{device}/control", self.control, methods=["POST"]),
+            Route("/highlights/{id}", self.highlight),
+            Route("/highlights/{id}/clip", self.clip),
+            Route("/highlights/{id}/edit", self.edit, methods=["POST"]),
+            Route("/highlights/{id}/listen", self.listen, methods=["POST"]),
+            Route("/episodes/{key}", self.episode),
+            Route("/episodes/{key}/export.md", self.export),
+            Route("/export.md", self.export),
+            Route("/share/{id}/{token}", self.share),
+            Route("/share/{id}/{token}/clip", self.clip),
+            Route("/login", self.login_page),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ]
+        app = Starlette(routes=routes, lifespan=lifespan)
+        app.add_middleware(Guard, dashboard=self)
+        return app
+
+
+class Guard:
+    """Every response: the security headers and the browser's CSRF cookie; with a
+    password set, every page but the login, static files and share links needs
+    the session cookie."""
+
+    def __init__(self, app: ASGIApp, dashboard: Dashboard) -> None:
+        self.app = app
+        self.dashboard = dashboard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        browser = request.cookies.get(BROWSER_COOKIE)
+        fresh = browser is None or not re.fullmatch(r"[A-Za-z0-9_-]{10,64}", browser)
+        if fresh:
+            browser = new_browser_id()
+        scope.setdefault("state", {})["browser"] = browser
+        keys = self.dashboard.keys
+        if (
+            self.dashboard.settings.password_hash is not None
+            and not scope["path"].startswith(OPEN_PATHS)
+            and not keys.session_valid(request.cookies.get(SESSION_COOKIE))
+        ):
+            denied: Response = RedirectResponse("/login", 303)
+            if request.headers.get("HX-Request") or scope["path"] == "/events":
+                denied = PlainTextResponse("sign in again", 401)
+            await _with_headers(denied, browser if fresh else None)(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers[name] = value
+                if fresh:
+                    headers.append("set-cookie", _browser_cookie(str(browser)))
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+
+def _with_headers(response: Response, browser: str | None) -> Response:
+    response.headers.update(HEADERS)
+    if browser:
+        response.headers.append("set-cookie", _browser_cookie(browser))
+    return response
+
+
+def _browser_cookie(browser: str) -> str:
+    return f"{BROWSER_COOKIE}={browser}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000"
+
+
+def _filters(request: Request) -> Filters:
+    q = request.query_params
+
+    def day(name: str) -> str | None:
+        value = q.get(name, "")
+        return value if DAY.fullmatch(value) else None
+
+    return Filters(
+        podcast=q.get("podcast") or None,
+        device_id=q.get("speaker") or None,
+        starred=q.get("starred") == "1",
+        since=day("since"),
+        until=day("until"),
+        query=(q.get("q") or "").strip()[:200] or None,
+    )
+
+
+def _seconds(text: str) -> float | None:
+    """'75', '1:15' or '1:01:15' as seconds; None when empty or not a time."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        total = 0.0
+        for part in text.split(":"):
+            total = total * 60 + float(part)
+    except ValueError:
+        return None
+    return total if total >= 0 else None
+
+
+def _audio(request: Request, data: bytes) -> Response:
+    """The clip, with byte ranges (a browser seeks an Ogg file to learn its length)."""
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=60"}
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", request.headers.get("Range", ""))
+    if match is None or match.groups() == ("", ""):
+        return Response(data, media_type="audio/ogg", headers=headers)
+    first, last = match.groups()
+    size = len(data)
+    start = int(first) if first else max(0, size - int(last))
+    end = min(size - 1, int(last)) if first and last else size - 1
+    if start >= size or start > end:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return Response(data[start : end + 1], status_code=206, media_type="audio/ogg", headers=headers)
