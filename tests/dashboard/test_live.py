@@ -1,0 +1,39 @@
+"""A highlight published on the broker appears in an open page by itself, and
+each later version moves its progress along (saved → transcribing → done)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from earmark.sync.broker import LocalBroker
+
+from .conftest import DashboardProcess, Witness, highlight, publish_highlight
+
+
+def test_a_new_highlight_arrives_live_and_its_progress_follows(
+    dashboard: DashboardProcess, broker: LocalBroker, page_and_witness: tuple[Any, Witness]
+) -> None:
+    page, witness = page_and_witness
+    page.goto(dashboard.url)
+    page.wait_for_function("document.querySelector('#live')?._htmx?.sse !== undefined")
+    first = highlight(id="live1")
+    publish_highlight(broker.port, first)
+    card = page.locator("#h-live1")
+    card.wait_for()
+    assert card.get_attribute("data-status") == "pending"
+    for version, status in ((2, "clipped"), (3, "transcribed")):
+        publish_highlight(broker.port, highlight(id="live1", version=version, status=status))
+        page.locator(f"#h-live1[data-status={status}]").wait_for()
+    assert page.locator("#h-live1 .progress li.reached").count() == 3
+    done = highlight(
+        id="live1", version=4, status="done", title="Turn the pile", takeaways=["Every week"]
+    )
+    publish_highlight(broker.port, done)
+    page.locator("#h-live1[data-status=done]").wait_for()
+    assert page.locator("#h-live1 .title").inner_text() == "Turn the pile"
+    # an older version arriving late changes nothing
+    publish_highlight(broker.port, highlight(id="live1", version=2, status="clipped"))
+    publish_highlight(broker.port, highlight(id="live2"))
+    page.locator("#h-live2").wait_for()
+    assert page.locator("#h-live1").get_attribute("data-status") == "done"
+    assert not witness.errors, witness.errors
