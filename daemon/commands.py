@@ -19,7 +19,7 @@ from earmark.payloads import CommandError, check_command
 from earmark.playback import Playback
 from earmark.snip.service import SnipService
 from earmark.store.catalog import Catalog
-from earmark.store.highlights import HighlightBook
+from earmark.store.highlights import Highlight, HighlightBook
 from earmark.store.jobs import Job, JobQueue
 from earmark.sync.relay import resync
 
@@ -172,17 +172,32 @@ class Commands:
         changes = dict(args)
         highlight_id = changes.pop("highlight")
         if not changes:
-            raise CommandError("'edit' needs title, note, starred, tags or deleted")
+            raise CommandError("'edit' needs title, note, starred, tags, deleted, start or end")
+        window = "start" in changes or "end" in changes
+        if window:
+            highlight = self._highlight(highlight_id)
+            duration = self.catalog.duration(highlight.episode_id) if highlight.episode_id else None
+            changes["start"], changes["end"] = self.snips.capturer.moved(
+                highlight, changes.get("start"), changes.get("end"), duration
+            )
         try:
             edited = self.book.edit(highlight_id, changes)
         except KeyError:
             raise CommandError(f"no highlight '{highlight_id}'") from None
+        if window:
+            self.wake_worker()  # its clip, words and takeaways are made again
         return {
             "ok": True,
             "id": edited.id,
             "version": edited.version,
             "message": f"highlight {edited.id} is at version {edited.version}",
         }
+
+    def _highlight(self, highlight_id: str) -> Highlight:
+        highlight = self.book.get(highlight_id)
+        if highlight is None:
+            raise CommandError(f"no highlight '{highlight_id}'")
+        return highlight
 
     def _regenerate(self, args: dict[str, Any], source: str) -> Reply:
         """Make the title and takeaways again: of one highlight, or of every one."""
@@ -198,9 +213,7 @@ class Commands:
         return {"ok": True, "queued": queued, "message": f"takeaways of {queued} {what} queued"}
 
     def _regenerable(self, highlight_id: str) -> str:
-        highlight = self.book.get(highlight_id)
-        if highlight is None:
-            raise CommandError(f"no highlight '{highlight_id}'")
+        highlight = self._highlight(highlight_id)
         if highlight.transcript is None or highlight.transcript_unavailable is not None:
             why = highlight.transcript_unavailable or "it has no transcript yet"
             raise CommandError(f"highlight {highlight_id} has no takeaways to make: {why}")

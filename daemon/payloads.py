@@ -250,6 +250,9 @@ COMMANDS: dict[str, dict[str, Arg]] = {
         "starred": Arg("flag"),
         "tags": Arg("tags"),
         "deleted": Arg("flag"),  # false undoes a delete
+        # a new window (seconds into the episode): cut, transcribed and summarized again
+        "start": Arg("number", low=0),
+        "end": Arg("number", low=0),
     },
     # title and takeaways made again from the transcript: one highlight, or all
     "regenerate": {"highlight": Arg("text", max_chars=64), "all": Arg("flag")},

@@ -3,7 +3,8 @@
 The window is position − before .. position + after, clamped to the episode.
 A press inside the window of the previous snip of the same episode (or at its
 press) extends that snip, or returns it when its window already holds all the
-press asks for: never a twin.
+press asks for: never a twin. The listener may move a window later (``edit``
+with start and end): :meth:`Capturer.moved` checks the one asked for.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from earmark.payloads import CommandError
 from earmark.player.state import NowPlaying
 from earmark.store import jobs
 from earmark.store.highlights import FAILED, PENDING, Highlight, HighlightBook
@@ -85,6 +87,34 @@ class Capturer:
             input_source,
         )
         return saved, True
+
+    def moved(
+        self, highlight: Highlight, start: float | None, end: float | None, duration: float | None
+    ) -> tuple[float, float]:
+        """The window the listener asks for (an edge left None stays where it is),
+        checked: it ends after it starts, is no longer than a press makes it
+        (``before`` + ``after``) or than the highlight already is, and ends within
+        the episode when its ``duration`` is known."""
+        start = highlight.start if start is None else start
+        end = highlight.end if end is None else end
+        if end <= start:
+            raise CommandError(
+                f"the window must end after it starts (start {start:g} s, end {end:g} s)"
+            )
+        press = self.before + self.after
+        own = highlight.end - highlight.start
+        if end - start > max(press, own) + 0.001:
+            longest = (
+                f"{press:g} s (snip.before + snip.after)"
+                if press >= own
+                else f"{own:.1f} s, as long as this highlight already is"
+            )
+            raise CommandError(f"a window of {end - start:.1f} s is longer than {longest}")
+        if duration is not None and end > duration + 0.001:
+            raise CommandError(
+                f"the window ends at {end:g} s, after the episode's end at {duration:.1f} s"
+            )
+        return start, end
 
 
 __all__ = ["FAILED", "Capturer", "NowPlaying", "window"]

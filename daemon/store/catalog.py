@@ -354,6 +354,17 @@ class Catalog:
                 (episode_id, position, duration, utc_now()),
             )
 
+    def duration(self, episode_id: int) -> float | None:
+        """How long the episode is: as the player measured it, else as its feed says;
+        None when neither knows."""
+        rows = self.db.query(
+            "SELECT coalesce(pp.duration, e.duration) FROM episodes e"
+            " LEFT JOIN playback_positions pp ON pp.episode_id = e.id WHERE e.id = ?",
+            (episode_id,),
+        )
+        found = rows[0][0] if rows else None
+        return float(found) if found else None
+
     def position(self, episode_id: int) -> float:
         rows = self.db.query(
             "SELECT position FROM playback_positions WHERE episode_id = ?", (episode_id,)

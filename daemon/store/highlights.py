@@ -222,19 +222,25 @@ class HighlightBook:
         in one transaction."""
         with self.db.transaction() as conn:
             extended = self.update(highlight_id, conn, end=end, status=PENDING, error=None)
-            job_table.supersede_queued(conn, highlight_id, reason)
-            job_table.enqueue(conn, first, highlight_id=highlight_id)
+            self._start_again(conn, highlight_id, first, reason)
         return extended
 
     def edit(self, highlight_id: str, changes: dict[str, object]) -> Highlight:
-        """The listener's changes (title, note, starred, tags, deleted) as one new
-        version; a title of None or "" gives the title back to the summarizer, which
-        makes it again the next time takeaways run. Unchanged: no new version."""
+        """The listener's changes (title, note, starred, tags, deleted, start, end) as
+        one new version; a title of None or "" gives the title back to the summarizer,
+        which makes it again the next time takeaways run. A new window (start, end:
+        checked by the caller) makes the highlight pending and queues its clip again,
+        its waiting stages dropped, in the same transaction. Unchanged: no new version."""
         with self.db.transaction() as conn:
             current = self._get(conn, highlight_id)
             if current is None:
                 raise KeyError(highlight_id)
             wanted = dict(changes)
+            for edge in ("start", "end"):
+                # the payload rounds the window to milliseconds: that value is no move
+                if edge in wanted and _same_time(wanted[edge], getattr(current, edge)):
+                    del wanted[edge]
+            moved = "start" in wanted or "end" in wanted
             if "title" in wanted:
                 title = wanted["title"] or None
                 wanted["title_edited"] = title is not None
@@ -245,7 +251,22 @@ class HighlightBook:
                 wanted["note"] = wanted["note"] or ""
             if all(getattr(current, key) == value for key, value in wanted.items()):
                 return current
-            return self.update(highlight_id, conn, **wanted)
+            if not moved:
+                return self.update(highlight_id, conn, **wanted)
+            edited = self.update(highlight_id, conn, **wanted, status=PENDING, error=None)
+            self._start_again(
+                conn, highlight_id, job_table.JobKind.CLIP, "superseded by the listener's window"
+            )
+            return edited
+
+    @staticmethod
+    def _start_again(
+        conn: sqlite3.Connection, highlight_id: str, first: job_table.JobKind, reason: str
+    ) -> None:
+        """The highlight's stages from ``first`` again: its jobs still waiting for the
+        old window are dropped (``reason``), in the caller's transaction."""
+        job_table.supersede_queued(conn, highlight_id, reason)
+        job_table.enqueue(conn, first, highlight_id=highlight_id)
 
     def keep_summary(
         self,
@@ -378,3 +399,8 @@ class HighlightBook:
             (source_url, since_position, FAILED),
         )
         return _from_row(rows[0]) if rows else None
+
+
+def _same_time(wanted: object, stored: float) -> bool:
+    """``wanted`` (seconds) is ``stored`` as a payload shows it (to the millisecond)."""
+    return isinstance(wanted, (int, float)) and round(float(wanted), 3) == round(stored, 3)

@@ -11,6 +11,7 @@ import pytest
 
 from earmark.actions import Action
 from earmark.commands import ALIASES, Commands
+from earmark.errors import EarmarkError
 from earmark.payloads import (
     COMMANDS,
     MAX_COMMAND_BYTES,
@@ -18,6 +19,7 @@ from earmark.payloads import (
     HighlightPayload,
     check_command,
 )
+from earmark.snip.capture import Capturer
 from earmark.snip.stages import SnipStore
 from earmark.store.catalog import Catalog
 from earmark.store.database import Database
@@ -56,6 +58,8 @@ def test_the_schema_lists_exactly_the_commands_the_speaker_runs() -> None:
         ("edit", {"highlight": "a", "note": "n" * 10_001}, "longer than 10000"),
         ("edit", {"highlight": "a", "deleted": 1}, "'deleted' must be true or false, got 1"),
         ("edit", {"highlight": "a" * 65}, "'highlight' is longer than 64"),
+        ("edit", {"highlight": "a", "start": -1}, "'start' must be between 0"),
+        ("edit", {"highlight": "a", "end": "later"}, "'end' must be a number, got 'later'"),
     ],
 )
 def test_a_wrong_argument_is_named(name: str, args: dict[str, Any], error: str) -> None:
@@ -159,3 +163,65 @@ def test_an_edit_while_a_stage_works_does_not_supersede_it_but_a_longer_window_d
     book.extend(done.id, 70.0, JobKind.CLIP, "a second press")
     with db.transaction() as conn:
         assert store.superseded(conn, job, done)
+
+
+def test_a_new_window_is_pending_with_its_clip_queued_again_in_the_same_commit(
+    db: Database, tmp_path: Path
+) -> None:
+    book = HighlightBook(db, "testbox")
+    done = book.edit(_done(book).id, {"title": "Mine"})
+    assert book.regenerate([done.id]) == 1  # a stage still waiting for the old window
+    moved = book.edit(done.id, {"start": 20.0, "end": 55.0})
+    assert moved.version == done.version + 1
+    assert (moved.status, moved.start, moved.end, moved.title) == (PENDING, 20.0, 55.0, "Mine")
+
+    # what was committed: read back through a second connection to the file
+    again = Database(tmp_path / "earmark.db")
+    try:
+        stored = HighlightBook(again, "testbox").get(done.id)
+        jobs = JobQueue(again).list()
+    finally:
+        again.close()
+    assert stored is not None and (stored.status, stored.start, stored.end) == (PENDING, 20, 55)
+    assert [(j.kind, j.status) for j in jobs] == [("clip", "queued"), ("takeaways", "done")]
+    assert jobs[1].last_error == "superseded by the listener's window"
+    published = HighlightPayload.from_json(_queued(db)[-1])
+    assert (published.version, published.status, published.start) == (moved.version, PENDING, 20)
+
+    # the same window, as a payload rounds it, moves nothing and queues nothing
+    assert book.edit(done.id, {"start": 20.0004, "end": 55.0}).version == moved.version
+    assert len(JobQueue(db).list()) == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "duration", "error"),
+    [
+        (30.0, 30.0, None, "the window must end after it starts (start 30 s, end 30 s)"),
+        (40.0, 20.0, None, "must end after it starts"),
+        (0.0, 60.5, None, "a window of 60.5 s is longer than 60 s (snip.before + snip.after)"),
+        (20.0, 75.0, 70.0, "the window ends at 75 s, after the episode's end at 70.0 s"),
+    ],
+)
+def test_a_window_the_speaker_cannot_make_is_refused_in_one_line(
+    db: Database, start: float | None, end: float | None, duration: float | None, error: str
+) -> None:
+    book = HighlightBook(db, "testbox")
+    highlight = _done(book)  # 10-50 s
+    with pytest.raises(EarmarkError) as refused:
+        Capturer(book, 45.0, 15.0).moved(highlight, start, end, duration)
+    assert error in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_window_may_be_as_long_as_a_press_makes_it_or_as_the_highlight_already_is(
+    db: Database,
+) -> None:
+    book = HighlightBook(db, "testbox")
+    capture = Capturer(book, 45.0, 15.0)
+    highlight = _done(book)  # 10-50 s
+    assert capture.moved(highlight, 5.0, 65.0, 70.0) == (5.0, 65.0)
+    assert capture.moved(highlight, None, 12.5, None) == (10.0, 12.5)
+    # two presses made it 10-85 s: it may keep that length, not grow further
+    longer = book.update(highlight.id, end=85.0)
+    assert capture.moved(longer, 0.0, 75.0, None) == (0.0, 75.0)
+    with pytest.raises(EarmarkError, match="longer than 75.0 s, as long as this highlight"):
+        capture.moved(longer, 0.0, 75.5, None)
