@@ -70,6 +70,7 @@ type_check() {
     rm -rf "$tree" && mkdir -p "$tree/earmark"
     ln -s "$ROOT"/daemon/* "$tree/earmark/"
     ln -s "$ROOT/device" "$tree/earmark/device"
+    ln -s "$ROOT/dashboard" "$tree/earmark/dashboard"
     (cd "$tree" && MYPYPATH="$tree" "$VENV/bin/mypy" --config-file "$ROOT/pyproject.toml" -p earmark)
 }
 

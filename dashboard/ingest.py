@@ -115,7 +115,7 @@ class Ingest:
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         try:
-            self.receive(message.topic, message.payload)
+            self.receive(message.topic, bytes(message.payload))
         except PayloadError as exc:
             log.warning("dropped %s: %s", message.topic[:200], exc)
         except Exception:  # noqa: BLE001 - paho's thread must go on hearing the rest

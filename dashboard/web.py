@@ -84,10 +84,9 @@ class Dashboard:
         html = self.fragment(request, name, **context)
         return HTMLResponse(html, status_code=status)
 
-    def fragment(self, request: Request | None, name: str, **context: Any) -> str:
-        browser = request.state.browser if request is not None else ""
+    def fragment(self, request: Request, name: str, **context: Any) -> str:
         return self.templates.get_template(name).render(
-            csrf=self.keys.csrf(browser) if browser else "",
+            csrf=self.keys.csrf(request.state.browser),
             login=self.settings.password_hash is not None,
             broker=self.ingest,
             **context,
@@ -258,12 +257,12 @@ class Dashboard:
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             try:
-                yield {"data": self._broker_banner()}  # how things stand as the page connects
+                yield {"data": self._broker_banner(request)}  # how things stand now
                 while True:
                     change = await page.get()
                     if change is None:
                         return  # too far behind: the browser reconnects afresh
-                    html = self._pushed(change, filters)
+                    html = self._pushed(request, change, filters)
                     if html:
                         yield {"data": html}
             finally:
@@ -271,11 +270,13 @@ class Dashboard:
 
         return EventSourceResponse(stream(), ping=15)
 
-    def _pushed(self, change: Change, filters: Filters) -> str:
+    def _pushed(self, request: Request, change: Change, filters: Filters) -> str:
+        """What one page is sent for ``change``, rendered for that page's browser
+        (its forms carry that browser's CSRF token)."""
         if isinstance(change, BrokerChanged):
-            return self._broker_banner()
+            return self._broker_banner(request)
         if isinstance(change, SpeakerChanged):
-            cards = self.fragment(None, "_speakers.html", speakers=self.mirror.speakers())
+            cards = self.fragment(request, "_speakers.html", speakers=self.mirror.speakers())
             return f'<hx-partial hx-target="#speakers" hx-swap="innerMorph">{cards}</hx-partial>'
         assert isinstance(change, HighlightChanged)
         s = change.stored
@@ -283,12 +284,13 @@ class Dashboard:
             if filters.query or not filters.matches(s.highlight):
                 return ""
             group = self._group_of(s, filters)
-            html = self.fragment(None, "_group.html", group=group, speakers=self.mirror.speakers())
+            speakers = self.mirror.speakers()
+            html = self.fragment(request, "_group.html", group=group, speakers=speakers)
             return (
                 f'<hx-partial hx-target="#ep-{s.episode_key}" hx-swap="delete"></hx-partial>'
                 f'<hx-partial hx-target="#highlights" hx-swap="afterbegin">{html}</hx-partial>'
             )
-        card = self.fragment(None, "_highlight.html", s=s, speakers=self.mirror.speakers())
+        card = self.fragment(request, "_highlight.html", s=s, speakers=self.mirror.speakers())
         return (
             f'<hx-partial hx-target="#h-{s.highlight.id}" hx-swap="outerMorph">{card}</hx-partial>'
         )
@@ -299,8 +301,8 @@ class Dashboard:
         shown = [m for m in reversed(members) if filters.matches(m.highlight)][:20]
         return views.grouped(shown or [s])[0]
 
-    def _broker_banner(self) -> str:
-        html = self.fragment(None, "_broker.html")
+    def _broker_banner(self, request: Request) -> str:
+        html = self.fragment(request, "_broker.html")
         return f'<hx-partial hx-target="#broker" hx-swap="outerHTML">{html}</hx-partial>'
 
     # -- helpers ----------------------------------------------------------------------------
