@@ -58,6 +58,7 @@ class Ingest:
         self.prefix = settings.topic_prefix
         self.connected = False
         self.problem: str | None = "connecting to the broker"
+        self._stopping = False
         self._asked: set[str] = set()  # speakers asked to resync on this connection
         self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[dict]]] = {}
         self._lock = threading.Lock()
@@ -76,6 +77,7 @@ class Ingest:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -101,7 +103,8 @@ class Ingest:
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
-        self._lost(f"lost the broker ({reason}); trying again")
+        if not self._stopping:
+            self._lost(f"lost the broker ({reason}); trying again")
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         b = self.settings.broker
