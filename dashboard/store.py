@@ -274,9 +274,9 @@ class Mirror:
             where.append("h.pressed_at < ?")
             params.append(before)
         columns = "h.payload, h.episode_key, c.highlight_id IS NOT NULL AS has_clip"
-        joins = "highlights h LEFT JOIN clips c ON c.highlight_id = h.id"
+        clips = "LEFT JOIN clips c ON c.highlight_id = h.id"
         if not filters.query:
-            sql = f"SELECT {columns} FROM {joins} WHERE {' AND '.join(where)}"
+            sql = f"SELECT {columns} FROM highlights h {clips} WHERE {' AND '.join(where)}"
             return [
                 _stored(r)
                 for r in self._rows(f"{sql} ORDER BY h.pressed_at DESC LIMIT ?", (*params, limit))
@@ -286,7 +286,8 @@ class Mirror:
             for i, name in enumerate(SEARCHED)
         )
         sql = (
-            f"SELECT {columns}, {marks} FROM search JOIN {joins} ON h.rowid = search.rowid"
+            f"SELECT {columns}, {marks} FROM search"
+            f" JOIN highlights h ON h.rowid = search.rowid {clips}"
             f" WHERE search MATCH ? AND {' AND '.join(where)}"
             " ORDER BY bm25(search), h.pressed_at DESC LIMIT ?"
         )
