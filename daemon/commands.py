@@ -77,6 +77,7 @@ class Commands:
             "gpodder_sync": lambda a, s: library.sync_gpodder(),
             "highlights": self._highlights,
             "continue": lambda a, s: self._say(playback.continue_from_here()),
+            "listen": self._listen,
             "ha_remove": lambda a, s: (remove_home_assistant or _no_home_assistant)(),
             "resync": lambda a, s: resync(book, a),
             "edit": self._edit,
@@ -198,6 +199,11 @@ class Commands:
         if highlight is None:
             raise CommandError(f"no highlight '{highlight_id}'")
         return highlight
+
+    async def _listen(self, args: dict[str, Any], source: str) -> Reply:
+        """Continue on the speaker: the highlight's episode from its start, on."""
+        highlight = self._highlight(args["highlight"])
+        return self._say(await self.playback.listen(highlight))
 
     def _regenerate(self, args: dict[str, Any], source: str) -> Reply:
         """Make the title and takeaways again: of one highlight, or of every one."""

@@ -254,6 +254,8 @@ COMMANDS: dict[str, dict[str, Arg]] = {
         "start": Arg("number", low=0),
         "end": Arg("number", low=0),
     },
+    # "continue on speaker": the highlight's episode from the highlight's start, on
+    "listen": {"highlight": _HIGHLIGHT},
     # title and takeaways made again from the transcript: one highlight, or all
     "regenerate": {"highlight": Arg("text", max_chars=64), "all": Arg("flag")},
 }

@@ -10,7 +10,10 @@ and events are emitted.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,9 @@ log = logging.getLogger(__name__)
 
 OnLoop = Callable[..., None]
 EARCONS = {"snip": Earcon.SNIP_SAVED, "error": Earcon.ERROR, "startup": Earcon.STARTUP}
+# `listen` answers once its episode plays or cannot (a stream is tried a few times);
+# an episode still loading after this is answered as starting
+LISTEN_WAIT = 30.0
 
 
 class Playback:
@@ -73,6 +79,9 @@ class Playback:
         self._episode_id: int | None = None
         # why nothing plays, when the library has nothing unplayed (for `status`)
         self.nothing_to_play: str | None = None
+        # the source a `listen` waits for, and why the player gave it up, if it did
+        self._listening: str | None = None
+        self._listen_failed: str | None = None
 
     def start(self) -> None:
         events = PlayerEvents(
@@ -220,6 +229,8 @@ class Playback:
         return listing
 
     def _ended(self, end: EpisodeEnd) -> None:
+        if end.reason == "error" and end.source == self._listening and self.player is not None:
+            self._listen_failed = self.player.snapshot().error or f"cannot play {end.source}"
         if self.reel is not None and self.reel.handle_end(end):
             return
         self.announce(EpisodeFinished(end.episode_id, end.reason))
@@ -254,6 +265,53 @@ class Playback:
         if episode is not None:
             self.play_episode(episode, start=window.start)
         return f"continuing from {window.start:.0f}s"
+
+    async def listen(self, highlight: Highlight) -> str:
+        """Continue on the speaker: the highlight's episode from the highlight's
+        start, on past its end; answers once it plays, or with why it cannot."""
+        episode = self._playable(highlight)
+        player = self._ready()
+        self._listening, self._listen_failed = episode.source, None
+        try:
+            self.play_episode(episode, start=highlight.start)
+            deadline = time.monotonic() + LISTEN_WAIT
+            while time.monotonic() < deadline:
+                state = player.snapshot()
+                ours = state.source == episode.source
+                if ours and state.status == Status.ERROR:
+                    self._listen_failed = state.error or f"cannot play {episode.source}"
+                if self._listen_failed:  # autoplay may have gone on to the next one
+                    raise EarmarkError(
+                        f"highlight {highlight.id}: {self._listen_failed};"
+                        " check the network, or `earmark refresh` its podcast"
+                    )
+                if not ours or state.status != Status.LOADING:
+                    break  # it plays, or the listener has moved on already
+                await asyncio.sleep(0.1)
+            else:
+                return f"starting {episode.title} at {highlight.start:.0f}s (still loading)"
+        finally:
+            self._listening = None
+        return f"playing {episode.title} from {highlight.start:.0f}s"
+
+    def _playable(self, highlight: Highlight) -> StoredEpisode:
+        """The highlight's episode, from its download if that is still there, else
+        from its stream; EarmarkError when neither can be had."""
+        episode = self.catalog.episode(highlight.episode_id) if highlight.episode_id else None
+        if episode is None:
+            raise EarmarkError(
+                f"highlight {highlight.id} is of no episode in the library"
+                f" ({highlight.source_url or 'no source'}); its clip is all there is"
+            )
+        if episode.local_path and not Path(episode.local_path).exists():
+            episode = dataclasses.replace(episode, local_path=None)  # the download went
+        source = episode.source
+        if not source or (not is_stream(source) and not Path(_file(source)).exists()):
+            raise EarmarkError(
+                f"episode {episode.title!r} of highlight {highlight.id} has no file or"
+                f" stream to play ({source or 'none'}); refresh its podcast"
+            )
+        return episode
 
     # -- the listener's actions -------------------------------------------------
     def act(self, action: Action) -> str:
@@ -404,3 +462,8 @@ class Playback:
                 queue_length=self._queue_length(),
             )
         )
+
+
+def _file(source: str) -> str:
+    """The path of a local ``source`` (a path, or a file:// URL)."""
+    return source.removeprefix("file://")

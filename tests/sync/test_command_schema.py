@@ -60,6 +60,8 @@ def test_the_schema_lists_exactly_the_commands_the_speaker_runs() -> None:
         ("edit", {"highlight": "a" * 65}, "'highlight' is longer than 64"),
         ("edit", {"highlight": "a", "start": -1}, "'start' must be between 0"),
         ("edit", {"highlight": "a", "end": "later"}, "'end' must be a number, got 'later'"),
+        ("listen", {}, "'listen' needs 'highlight'"),
+        ("listen", {"highlight": "a", "start": 3}, "'listen' takes no argument 'start'"),
     ],
 )
 def test_a_wrong_argument_is_named(name: str, args: dict[str, Any], error: str) -> None:

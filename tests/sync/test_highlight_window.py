@@ -1,8 +1,14 @@
-"""A new window for a highlight, asked for by the dashboard or the CLI, on a
-running speaker (real mosquitto, mpv, ffmpeg and faster-whisper): cut,
-transcribed and summarized again as new versions."""
+"""The dashboard's two asks of a running speaker (real mosquitto, mpv, ffmpeg and
+faster-whisper): a new window for a highlight, cut, transcribed and summarized
+again as new versions; and `listen`, the highlight's episode played on from the
+highlight's start ("continue on speaker")."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
 
 from earmark.payloads import HighlightPayload
 from tests.daemon_process import Daemon, earmark
@@ -86,3 +92,56 @@ def test_a_new_window_is_cut_transcribed_and_summarized_again_as_new_versions(
     assert latest.title == "Compost needs air"
     seen = sorted({h.version for h in versions(mqtt_listener, done.id)})
     assert seen == list(range(1, latest.version + 1)), seen
+
+
+@pytest.fixture
+def short_snips(garden_config: Callable[..., Path], tmp_path: Path) -> Iterator[Daemon]:
+    """The garden daemon whose snips are a few seconds long, so the episode plays
+    past a highlight's end soon after `listen` starts it."""
+    config = garden_config(
+        {"transcription": {"lookahead": "off"}, "snip": {"before": 6, "after": 2}}
+    )
+    running = Daemon(config, tmp_path / "daemon.log")
+    try:
+        running.wait_playing()
+        yield running
+    finally:
+        running.terminate()
+
+
+def _player(daemon: Daemon) -> dict:
+    status = daemon.status()
+    assert status is not None
+    return status["player"]  # type: ignore[no-any-return]
+
+
+def test_listen_plays_the_highlights_episode_on_from_its_start(
+    short_snips: Daemon, mqtt_listener: MqttListener, tmp_path: Path
+) -> None:
+    done = _snipped(short_snips, mqtt_listener, at=25)
+    # the play head is past the snip by now (it plays on while the snip is made)
+    wait_for(lambda: _player(short_snips)["position"] > done.end, 60, 0.2, "past the snip")
+
+    listened = send(mqtt_listener, "listen", "l1", highlight=done.id)
+    assert listened["ok"] is True and "playing Compost" in listened["message"], listened
+    player = _player(short_snips)
+    assert player["status"] == "playing"
+    assert done.start - 1.5 <= player["position"] < done.end, (player, done.start, done.end)
+    # not the clip: the episode goes on past the highlight's end
+    wait_for(
+        lambda: _player(short_snips)["position"] > done.end + 2,
+        60,
+        0.2,
+        "the episode playing on past the highlight",
+    )
+
+    unknown = send(mqtt_listener, "listen", "l2", highlight="no-such-id")
+    assert unknown["ok"] is False and "no highlight 'no-such-id'" in unknown["error"]
+
+    # the download and the feed's file both gone: nothing to play, said in one line
+    for file in [tmp_path / "podcast" / "garden.mp3", *(tmp_path / "data").rglob("*.mp3")]:
+        file.unlink()
+    gone = send(mqtt_listener, "listen", "l3", highlight=done.id)
+    assert gone["ok"] is False, gone
+    assert gone["error"].startswith(f"highlight {done.id}: cannot play http"), gone
+    assert "\n" not in gone["error"]
