@@ -87,6 +87,8 @@ def _check(name: str, value: Any, kind: Any) -> Any:
 def _scalar(name: str, value: Any) -> Any:
     if isinstance(value, str):
         return _text(name, value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PayloadError(f"'{name}' must be a finite number, got {value}")
     if value is None or isinstance(value, (int, float, bool)):
         return value
     raise PayloadError(f"'{name}' must be a string or a number")

@@ -120,7 +120,7 @@ def markdown(stored: list[Stored], base_url: str = "") -> str:
             if h.note:
                 out += [f"Note: {_md(h.note)}", ""]
             if h.tags:
-                out += [" ".join(f"#{t.replace(' ', '-')}" for t in h.tags), ""]
+                out += [" ".join(f"#{_md(t).replace(' ', '-')}" for t in h.tags), ""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from sse_starlette.sse import EventSourceResponse
@@ -41,7 +42,7 @@ from earmark.dashboard.security import (
     password_matches,
 )
 from earmark.dashboard.settings import Settings
-from earmark.dashboard.store import Filters, Mirror, Stored
+from earmark.dashboard.store import PAGE, Filters, Mirror, Stored
 
 HERE = Path(__file__).parent
 # the controls a speaker card offers, as the speaker's command names
@@ -97,16 +98,23 @@ class Dashboard:
     async def index(self, request: Request) -> Response:
         filters = _filters(request)
         before = request.query_params.get("before")
-        found = self.mirror.highlights(filters, before=before)
+        found = self.mirror.highlights(filters, before=before, limit=PAGE + 1)
+        shown = found[:PAGE]
+        older = None
+        # search results are the best matches, not a timeline: they are not paged
+        if len(found) > PAGE and not filters.query:
+            query = {k: v for k, v in request.query_params.items() if k != "before"}
+            older = urlencode({**query, "before": shown[-1].highlight.pressed_at})
         return self.render(
             request,
             "index.html",
             filters=filters,
-            groups=views.grouped(found),
+            groups=views.grouped(shown),
             speakers=self.mirror.speakers(),
             podcasts=self.mirror.podcasts(),
-            more=found[-1].highlight.pressed_at if len(found) == 50 else None,
-            live=request.url.query,
+            more=older,
+            # an older page is not where new highlights go; updates still come
+            live=request.url.query + ("&q=none" if before else ""),
         )
 
     async def highlight(self, request: Request) -> Response:
@@ -298,7 +306,9 @@ class Dashboard:
     def _group_of(self, s: Stored, filters: Filters) -> views.Group:
         """The episode's group as the list shows it, newest first, at the top."""
         members, _ = self.mirror.episode(s.episode_key)
-        shown = [m for m in reversed(members) if filters.matches(m.highlight)][:20]
+        # the first page shows the PAGE newest highlights, so none of an episode's
+        # cards on it is older than the episode's PAGE newest: the group keeps them all
+        shown = [m for m in reversed(members) if filters.matches(m.highlight)][:PAGE]
         return views.grouped(shown or [s])[0]
 
     def _broker_banner(self, request: Request) -> str:

@@ -473,11 +473,6 @@ def test_a_hundred_highlights_at_once_all_arrive_and_list_in_pages_of_fifty(
     assert not witness.errors, witness.errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web.py Dashboard._group_of keeps only the 20 newest of an episode ([:20]) and the"
-    " live push replaces the episode's whole group with them: older cards already shown vanish",
-)
 def test_a_live_highlight_keeps_every_earlier_one_of_its_episode_on_the_page(
     broker: LocalBroker, dashboard: DashboardProcess, page_and_witness: tuple[Any, Witness]
 ) -> None:

@@ -395,11 +395,6 @@ def test_an_episodes_markdown_export_has_only_its_highlights_neutralised(
     assert unescaped_markup(text) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="views.markdown writes tags as '#' + tag without _md (views.py, the tags line):"
-    " a tag's <script> reaches the export as HTML",
-)
 def test_the_markdown_export_neutralises_html_in_tags(local: DashboardProcess) -> None:
     _, _, body = local.get("/export.md")
     assert unescaped_markup(body.decode()) == []
