@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import signal
 
-from earmark import device, doctor
+from earmark import device, doctor, events
 from earmark.actions import InputEvent
 from earmark.commands import Commands
 from earmark.config import Config
@@ -26,14 +26,7 @@ from earmark.device.checks import watch_inputs
 from earmark.device.status_light import LightPolicy
 from earmark.device.systemd import SystemdNotifier
 from earmark.errors import EarmarkError
-from earmark.events import (
-    BrokerConnected,
-    BrokerDisconnected,
-    EventBus,
-    HighlightChanged,
-    Listener,
-    OnLoop,
-)
+from earmark.export.service import Exports
 from earmark.library.service import Library
 from earmark.playback import Feedback, Playback, PlayWhenStocked
 from earmark.player.mpv_player import audio_devices
@@ -71,13 +64,13 @@ class Speaker:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.bus = EventBus()
-        self.on_loop = OnLoop()
+        self.bus = events.EventBus()
+        self.on_loop = events.OnLoop()
         announce = self.bus.emit
         self.db = Database(config.database_path)
         self.catalog = Catalog(self.db)
         self.book = HighlightBook(
-            self.db, config.device_id, on_change=lambda h: announce(HighlightChanged(h))
+            self.db, config.device_id, on_change=lambda h: announce(events.HighlightChanged(h))
         )
         self.jobs = JobQueue(self.db, config.jobs.max_attempts, config.jobs.backoff_seconds)
         self.transcriber = TranscriberOnDemand(config.transcription)
@@ -106,7 +99,14 @@ class Speaker:
             dump=self.playback.dump_cache,
             scratch=config.data_dir / "tmp",
         )
-        runners: dict[str, Runner] = {**self.pipeline.runners(), LOOKAHEAD_KIND: self.lookahead.run}
+        wake = lambda: self.worker.notify()  # noqa: E731
+        dashboard = config.home_assistant.dashboard_url
+        self.exports = Exports(config.exports, self.db, self.jobs, wake, dashboard)
+        runners: dict[str, Runner] = {
+            **self.pipeline.runners(),
+            LOOKAHEAD_KIND: self.lookahead.run,
+            **self.exports.runners(),
+        }
         self.worker = JobWorker(self.jobs, self.book, runners, announce=announce)
         self.snips = SnipService(
             self.playback.now_playing,
@@ -132,8 +132,8 @@ class Speaker:
             f"earmark-{config.device_id}",
             on_command=lambda *message: self.remote.received(*message),
             on_acked=lambda mid: self.relay.acked(mid),
-            on_connected=lambda: announce(BrokerConnected()),
-            on_disconnected=lambda reason: announce(BrokerDisconnected(reason)),
+            on_connected=lambda: announce(events.BrokerConnected()),
+            on_disconnected=lambda reason: announce(events.BrokerDisconnected(reason)),
         )
         self.relay = OutboxRelay(self.db, self.link, retention_days=config.outbox.retention_days)
         self.remote = RemoteCommands(
@@ -159,10 +159,11 @@ class Speaker:
             PlayWhenStocked(self.playback),
             self.status,
             self.systemd,
+            self.exports,
         ):
             self.register(listener)
 
-    def register(self, listener: Listener) -> None:
+    def register(self, listener: events.Listener) -> None:
         """Let ``listener`` hear every event the speaker announces."""
         self.bus.register(listener)
 
@@ -179,6 +180,7 @@ class Speaker:
         self.link.start()
         self.relay.start()
         self.worker.start()
+        self.exports.start()
         self.playback.start()
         self.inputs = device.build_inputs(self.config.inputs, self.on_input)
         if self.inputs.light is not None:

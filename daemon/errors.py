@@ -48,3 +48,12 @@ class ClipError(EarmarkError):
 
 class FeedError(EarmarkError):
     """A feed could not be fetched or parsed."""
+
+
+class RetryLater(EarmarkError):
+    """A job that could not be done now and should be tried again after
+    ``seconds`` (a server's Retry-After), not after the usual backoff."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds

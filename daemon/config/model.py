@@ -364,6 +364,96 @@ class HomeAssistantConfig:
         topic_prefix("discovery_prefix", self.discovery_prefix)
 
 
+def _secret(value: str | None, env: str | None) -> str | None:
+    """A token from the config or from the environment variable named for it."""
+    if env is not None:
+        return os.environ.get(env) or None
+    return value
+
+
+def _check_secret(section: object, token: str, env: str) -> None:
+    value, name = getattr(section, token), getattr(section, env)
+    if name is not None and not _ENV_NAME.fullmatch(name):
+        raise OptionError(env, f"'{name}' is not a variable name")
+    if value and name:
+        raise OptionError(env, f"give {token} or {env}, not both")
+
+
+@dataclass(frozen=True)
+class MarkdownExportConfig:
+    """One Markdown note per episode in a folder (an Obsidian vault, synced)."""
+
+    folder: Path | None = None  # None: no Markdown export
+
+    def __post_init__(self) -> None:
+        if self.folder is not None and not str(self.folder).strip():
+            raise OptionError("folder", "must name a folder")
+
+
+@dataclass(frozen=True)
+class ReadwiseConfig:
+    # https://readwise.io/access_token; here or in the variable named by token_env
+    token: str | None = field(default=None, repr=False)
+    token_env: str | None = None
+    base_url: str = "https://readwise.io"
+
+    def __post_init__(self) -> None:
+        _check_secret(self, "token", "token_env")
+        _http_url("base_url", self.base_url)
+
+    def key(self) -> str | None:
+        return _secret(self.token, self.token_env)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token or self.token_env)
+
+
+@dataclass(frozen=True)
+class NotionConfig:
+    # an internal integration's token, shared with the database
+    token: str | None = field(default=None, repr=False)
+    token_env: str | None = None
+    database_id: str | None = None
+    base_url: str = "https://api.notion.com"
+
+    def __post_init__(self) -> None:
+        _check_secret(self, "token", "token_env")
+        _http_url("base_url", self.base_url)
+        if self.enabled and not self.database_id:
+            raise OptionError("database_id", "is needed with a Notion token: the database to fill")
+
+    def key(self) -> str | None:
+        return _secret(self.token, self.token_env)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token or self.token_env)
+
+
+@dataclass(frozen=True)
+class ExportsConfig:
+    """Where highlights go when they are done, and again when they change."""
+
+    markdown: MarkdownExportConfig = field(default_factory=MarkdownExportConfig)
+    readwise: ReadwiseConfig = field(default_factory=ReadwiseConfig)
+    notion: NotionConfig = field(default_factory=NotionConfig)
+    # the dashboard's address, for links back to a highlight; None: the
+    # home_assistant.dashboard_url, else no links
+    dashboard_url: str | None = None
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        above("timeout", self.timeout, 0)
+        if self.dashboard_url is not None:
+            _http_url("dashboard_url", self.dashboard_url)
+
+
+def _http_url(option: str, value: str) -> None:
+    if not value.startswith(("http://", "https://")):
+        raise OptionError(option, f"must start with http:// or https://, got '{value}'")
+
+
 @dataclass(frozen=True)
 class DashboardConfig:
     """The companion dashboard (``earmark dashboard``): where it listens and who may in."""
@@ -404,6 +494,7 @@ class Config:
     home_assistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    exports: ExportsConfig = field(default_factory=ExportsConfig)
 
     def __post_init__(self) -> None:
         topic_level("device_id", self.device_id)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from earmark.errors import EarmarkError
+from earmark.errors import EarmarkError, RetryLater
 from earmark.events import Event, JobFailed, JobFinished, JobStarted
 from earmark.store.highlights import HighlightBook
 from earmark.store.jobs import Job, JobKind, JobQueue
@@ -24,7 +24,10 @@ from earmark.store.jobs import Job, JobKind, JobQueue
 log = logging.getLogger(__name__)
 
 Runner = Callable[[Job], None]
-SLOW_KINDS = frozenset({JobKind.REFINE, JobKind.KEY_POINTS})
+SLOW_KINDS = frozenset({JobKind.REFINE, JobKind.KEY_POINTS, JobKind.EXPORT})
+# jobs whose last failure is the highlight's failure (an export that fails does not
+# make the highlight any less saved)
+PIPELINE_KINDS = frozenset({JobKind.CLIP, JobKind.TRANSCRIBE, JobKind.TAKEAWAYS})
 
 
 class JobWorker:
@@ -122,15 +125,20 @@ class JobWorker:
             )
         except sqlite3.Error:
             raise  # the database itself: handled by the loop, the job is not at fault
+        except RetryLater as exc:
+            self._failed(job, str(exc), delay=exc.seconds)
         except EarmarkError as exc:
             self._failed(job, str(exc))
         except Exception as exc:  # a bug in one job must not stop the others
             log.exception("job id=%d kind=%s crashed", job.id, job.kind)
             self._failed(job, f"{type(exc).__name__}: {exc}")
 
-    def _failed(self, job: Job, error: str, retry: bool = True) -> None:
+    def _failed(
+        self, job: Job, error: str, retry: bool = True, delay: float | None = None
+    ) -> None:
         # a final failure and the highlight's failed status: one transaction
-        final = self.queue.fail(job, error, retry=retry, highlight_book=self.book)
+        book = self.book if job.kind in PIPELINE_KINDS else None
+        final = self.queue.fail(job, error, retry=retry, highlight_book=book, delay=delay)
         self.announce(JobFailed(job.id, str(job.kind), job.highlight_id, error, final))
         if final:
             log.error(

@@ -29,6 +29,7 @@ class JobKind(StrEnum):
     REFINE = "refine"  # an LLM's takeaways after the on-device ones: the next version
     KEY_POINTS = "key_points"  # an episode's key points, once it is transcribed to its end
     LOOKAHEAD = "lookahead"  # transcribe the playing episode ahead of the listener
+    EXPORT = "export"  # a done highlight (or its change) to one export target
 
 
 # priorities: lower runs first
@@ -50,6 +51,7 @@ class Job:
     last_error: str | None
     created_at: str
     updated_at: str
+    target: str | None = None  # an export job's target
 
 
 def _job(row: sqlite3.Row) -> Job:
@@ -64,13 +66,14 @@ def enqueue(
     episode_id: int | None = None,
     priority: int = SNIP_PRIORITY,
     delay: float = 0.0,
+    target: str | None = None,
 ) -> int:
     now = utc_now()
     run_after = time.time() + delay if delay > 0 else 0.0
     cursor = conn.execute(
         "INSERT INTO jobs (kind, highlight_id, episode_id, priority, status, run_after,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
-        (kind, highlight_id, episode_id, priority, run_after, now, now),
+        " created_at, updated_at, target) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+        (kind, highlight_id, episode_id, priority, run_after, now, now, target),
     )
     return int(cursor.lastrowid or 0)
 
@@ -156,15 +159,18 @@ class JobQueue:
         error: str,
         retry: bool = True,
         highlight_book: HighlightBook | None = None,
+        delay: float | None = None,
     ) -> bool:
-        """Record ``error``; requeue with backoff unless out of attempts. True if final.
+        """Record ``error``; requeue with backoff (or after ``delay`` seconds, what a
+        server asked for) unless out of attempts. True if final.
 
         With ``highlight_book``, a final failure also marks the job's highlight
         failed (with its outbox row) in the same transaction: no crash can leave a
         failed job beside a highlight still waiting for it.
         """
         final = not retry or job.attempts >= self.max_attempts
-        delay = self.backoff_seconds * (2 ** max(0, job.attempts - 1))
+        if delay is None:
+            delay = self.backoff_seconds * (2 ** max(0, job.attempts - 1))
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE jobs SET status = ?, last_error = ?, run_after = ?, updated_at = ? "
