@@ -99,15 +99,15 @@ class Speaker:
             dump=self.playback.dump_cache,
             scratch=config.data_dir / "tmp",
         )
-        wake = lambda: self.worker.notify()  # noqa: E731
         dashboard = config.home_assistant.dashboard_url
-        self.exports = Exports(config.exports, self.db, self.jobs, wake, dashboard)
+        self.exports = Exports(config.exports, self.db, self.jobs, dashboard_url=dashboard)
         runners: dict[str, Runner] = {
             **self.pipeline.runners(),
             LOOKAHEAD_KIND: self.lookahead.run,
             **self.exports.runners(),
         }
         self.worker = JobWorker(self.jobs, self.book, runners, announce=announce)
+        self.exports.wake = self.worker.notify
         self.snips = SnipService(
             self.playback.now_playing,
             Capturer(self.book, config.snip.before, config.snip.after),

@@ -16,6 +16,7 @@ from typing import Any
 
 from earmark import __version__, config
 from earmark.cli_dashboard import add_commands as add_dashboard_commands
+from earmark.cli_export import add_commands as add_export_commands
 from earmark.cli_highlights import add_commands as add_highlight_commands
 from earmark.cli_library import add_commands as add_library_commands
 from earmark.errors import EarmarkError, NotRunningError
@@ -266,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_library_commands(add, _request)
     add_highlight_commands(add, _request)
     add_dashboard_commands(add, _load)
+    add_export_commands(add, _load)
     reel = add("highlights", cmd_highlights, "play saved snips one after another")
     reel.add_argument("--episode", type=int, help="only this episode's")
     reel.add_argument("--podcast", help="only this podcast's (by title)")

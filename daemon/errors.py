@@ -57,3 +57,8 @@ class RetryLater(EarmarkError):
     def __init__(self, message: str, seconds: float) -> None:
         super().__init__(message)
         self.seconds = seconds
+
+
+class GiveUp(EarmarkError):
+    """A job that cannot succeed as it is (the other side refused it for good):
+    failed at once, not retried."""

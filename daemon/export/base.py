@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from earmark.errors import EarmarkError, RetryLater
+from earmark.errors import EarmarkError, GiveUp, RetryLater
 from earmark.store.highlights import Highlight
 
 
@@ -72,7 +72,7 @@ class TargetDown(ExportError):
     """The target did not answer, timed out, or answered 5xx or garbage."""
 
 
-class Rejected(ExportError):
+class Rejected(ExportError, GiveUp):
     """The target refused this item for good (a 4xx other than auth and rate)."""
 
 

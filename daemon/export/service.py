@@ -39,7 +39,7 @@ class Exports(Listener):
         config: ExportsConfig,
         db: Database,
         queue: JobQueue,
-        wake: Callable[[], None],
+        wake: Callable[[], None] = lambda: None,
         dashboard_url: str | None = None,
         exporters: dict[str, Exporter] | None = None,
     ) -> None:

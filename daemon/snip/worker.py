@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from earmark.errors import EarmarkError, RetryLater
+from earmark.errors import EarmarkError, GiveUp, RetryLater
 from earmark.events import Event, JobFailed, JobFinished, JobStarted
 from earmark.store.highlights import HighlightBook
 from earmark.store.jobs import Job, JobKind, JobQueue
@@ -127,15 +127,15 @@ class JobWorker:
             raise  # the database itself: handled by the loop, the job is not at fault
         except RetryLater as exc:
             self._failed(job, str(exc), delay=exc.seconds)
+        except GiveUp as exc:
+            self._failed(job, str(exc), retry=False)
         except EarmarkError as exc:
             self._failed(job, str(exc))
         except Exception as exc:  # a bug in one job must not stop the others
             log.exception("job id=%d kind=%s crashed", job.id, job.kind)
             self._failed(job, f"{type(exc).__name__}: {exc}")
 
-    def _failed(
-        self, job: Job, error: str, retry: bool = True, delay: float | None = None
-    ) -> None:
+    def _failed(self, job: Job, error: str, retry: bool = True, delay: float | None = None) -> None:
         # a final failure and the highlight's failed status: one transaction
         book = self.book if job.kind in PIPELINE_KINDS else None
         final = self.queue.fail(job, error, retry=retry, highlight_book=book, delay=delay)
