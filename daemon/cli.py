@@ -30,8 +30,10 @@ def _load(args: argparse.Namespace) -> config.Config:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from earmark import app, logs
+    from earmark.config.secrets import refuse_exposed
 
     cfg = _load(args)
+    refuse_exposed(args.config or config.default_config_path(), cfg)
     logs.setup(cfg.log_level, args.verbose)
     return app.run(cfg)
 
@@ -127,11 +129,15 @@ def cmd_highlights(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from earmark.config.secrets import exposure
     from earmark.doctor import check_transcriber
 
     cfg = _load(args)
     check_transcriber(cfg.transcription, args.config)
     where = args.config or config.default_config_path()
+    warning = exposure(Path(where), cfg)
+    if warning:
+        print(f"earmark: warning: {where}: {warning}", file=sys.stderr)
     print(f"config OK: {where if Path(where).exists() else 'built-in defaults'}")
     return 0
 
