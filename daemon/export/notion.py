@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from earmark.config.model import NotionConfig
-from earmark.export.base import AuthFailed, ExportItem, Rejected, TargetDown
+from earmark.export.base import AuthFailed, ExportError, ExportItem, Rejected, TargetDown
 from earmark.export.http import request_json
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,13 @@ class NotionExporter:
         name = schema.fields[EARMARK_ID][0]
         body = {"filter": {"property": name, "rich_text": {"equals": highlight_id}}}
         path = f"/v1/data_sources/{_q(self._data_source_id())}/query"
-        answer = _object(self._call("POST", path, body), "the query")
+        try:
+            answer = _object(self._call("POST", path, body), "the query")
+        except Rejected as exc:
+            self._schema = None  # the database changed under us? read it again next time
+            raise ExportError(
+                f"Notion refused the search for the page of a highlight ({exc})"
+            ) from None
         pages = [
             p
             for p in answer.get("results") or []
@@ -222,11 +228,11 @@ class NotionExporter:
         return str(pages[0]["id"]) if pages else None
 
     def _replace_children(self, page_id: str, blocks: list[Block]) -> None:
-        for block_id in self._children(page_id):
+        for block_id in self._child_ids(page_id):
             self._call("DELETE", f"/v1/blocks/{_q(block_id)}")
         self._append(page_id, blocks)
 
-    def _children(self, block_id: str) -> list[str]:
+    def _child_ids(self, block_id: str) -> list[str]:
         ids: list[str] = []
         cursor: str | None = None
         while True:
@@ -257,10 +263,19 @@ class NotionExporter:
     def _data_source_id(self) -> str:
         if self._data_source is None:
             database_id = self.config.database_id or ""
-            answer = _object(self._call("GET", f"/v1/databases/{_q(database_id)}"), "the database")
+            try:
+                answer = self._call("GET", f"/v1/databases/{_q(database_id)}")
+            except Rejected as exc:
+                # the settings' fault, not the highlight's: retried, and said plainly
+                raise ExportError(
+                    f"Notion cannot open the database {database_id}: check"
+                    f" exports.notion.database_id and share the database with the integration"
+                    f" ({exc})"
+                ) from None
+            answer = _object(answer, "the database")
             sources = answer.get("data_sources") or []
             if not sources or not isinstance(sources[0], dict) or not sources[0].get("id"):
-                raise Rejected(f"the Notion database {database_id} has no data source to fill")
+                raise ExportError(f"the Notion database {database_id} has no data source to fill")
             self._database_title = plain_text(answer.get("title"))
             self._data_source = str(sources[0]["id"])
         return self._data_source
@@ -275,7 +290,8 @@ class NotionExporter:
         answer = _object(self._call("GET", path), "the data source")
         schema = read_schema(answer.get("properties"))
         if EARMARK_ID not in schema.fields:
-            raise Rejected(
+            # the database's fault, not the highlight's: retried until someone adds it
+            raise ExportError(
                 f"the Notion database has no text property '{EARMARK_ID}': add one"
                 " (earmark keeps each highlight's id there, to find its page again)"
             )
