@@ -76,6 +76,9 @@ def _format_status(status: dict[str, Any]) -> str:
         f" (outbox waiting: {status.get('outbox_pending', 0)})",
         f"highlights: {status.get('highlights', 0)}  jobs waiting: {status.get('jobs_waiting', 0)}",
     ]
+    for target, held in (status.get("exports") or {}).items():
+        parked = f"  PARKED: {held['parked']}" if held.get("parked") else ""
+        lines.append(f"export:     {target} holds {held.get('items', 0)}{parked}")
     if player.get("nothing_to_play"):
         lines.append(f"note:       nothing to play: {player['nothing_to_play']}")
     return "\n".join(lines)

@@ -122,6 +122,37 @@ def _takeaways(cfg: Config) -> str:
     return f"takeaways by minilm (sentence embeddings){llm}"
 
 
+def _exports(cfg: Config) -> str:
+    """Each export target: parked (and why), or its token answered."""
+    from earmark.export.registry import build_exporters, fingerprint
+    from earmark.store.database import Database
+    from earmark.store.exports import ExportBook
+
+    exporters = build_exporters(cfg.exports)
+    if not exporters:
+        return "none configured"
+    parked: dict[str, tuple[str, str]] = {}
+    if cfg.database_path.exists():
+        db = Database(cfg.database_path, read_only=True)
+        try:
+            parked = ExportBook(db).parked()
+        finally:
+            db.close()
+    said, failed = [], []
+    for name, exporter in exporters.items():
+        try:
+            said.append(f"{name}: {exporter.check()}")
+        except EarmarkError as exc:
+            failed.append(f"{name}: {exc}")
+        if name in parked and parked[name][1] == fingerprint(cfg.exports, name):
+            failed.append(f"{name} is parked ({parked[name][0]}); fix it and restart")
+        elif name in parked:
+            said.append(f"{name}'s settings changed since it was parked: the next start runs it")
+    if failed:
+        raise EarmarkError("; ".join(failed))
+    return "; ".join(said)
+
+
 def run(cfg: Config, out: Callable[[str], None], extra: tuple[tuple[str, Check], ...] = ()) -> int:
     checks: tuple[tuple[str, Check], ...] = (
         ("mpv", _mpv),
@@ -130,6 +161,7 @@ def run(cfg: Config, out: Callable[[str], None], extra: tuple[tuple[str, Check],
         ("data", _data_dir),
         ("model", _model),
         ("takeaways", _takeaways),
+        ("exports", _exports),
         *extra,
     )
     failed = 0

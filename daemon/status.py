@@ -33,4 +33,5 @@ class SpeakerStatus(Listener):
             "outbox_pending": outbox.pending_count(self.db),
             "highlights": counts.highlights(self.db),
             "jobs_waiting": counts.jobs_waiting(self.db),
+            "exports": counts.exports(self.db),
         }

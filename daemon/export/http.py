@@ -54,7 +54,7 @@ def request_json(
     if status == 429:
         wait = retry_after_seconds(retry_after)
         raise RateLimited(f"{what} asks to slow down (HTTP 429); again in {wait:.0f} s", wait)
-    if status >= 500:
+    if status >= 500 or status == 409:  # 409: a conflict Notion says to retry
         raise TargetDown(f"{what} failed (HTTP {status}): {_said(answer)}")
     if status >= 400:
         raise Rejected(f"{what} refused the item (HTTP {status}): {_said(answer)}")

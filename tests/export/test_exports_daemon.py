@@ -180,3 +180,27 @@ def test_a_config_with_a_token_for_everyone_to_read_is_refused_under_systemd(
     assert "every user can read it" in under_systemd.stderr and TOKEN not in under_systemd.stderr
     config.chmod(0o600)
     assert "warning" not in earmark(config, "config", "check").stderr
+
+
+def test_doctor_and_status_say_which_target_is_parked_and_why(
+    write_config: Callable[..., Path], readwise: ReadwiseServer, tmp_path: Path
+) -> None:
+    wrong = _config(write_config, readwise, "not-the-token")
+    _seed(wrong, 1)
+    doctor = earmark(wrong, "doctor", timeout=120)
+    line = next(x for x in doctor.stdout.splitlines() if "exports" in x)
+    assert line.startswith("FAIL") and "refused the token (HTTP 401)" in line
+    daemon = Daemon(wrong, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: "export to readwise parked" in daemon.log, 60, 0.1, "the parking")
+        status = earmark(wrong, "status").stdout
+        assert "export:     readwise holds 0  PARKED: Readwise refused the token" in status
+    finally:
+        daemon.terminate()
+    doctor = earmark(wrong, "doctor", timeout=120)
+    assert "readwise is parked" in doctor.stdout
+    right = _config(write_config, readwise, TOKEN)
+    doctor = earmark(right, "doctor", timeout=120)
+    line = next(x for x in doctor.stdout.splitlines() if "exports" in x)
+    assert line.startswith("ok") and "Readwise accepts the token" in line
+    assert "the next start runs it" in line
