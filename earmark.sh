@@ -14,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(libmpv2 mpv mosquitto mosquitto-clients ffmpeg espeak-ng sox openssl
               linux-libc-dev gcc python3-dev)
 # the dashboard's browser tests drive Debian's Chromium
-TEST_APT_PACKAGES=(chromium)
+TEST_APT_PACKAGES=(chromium fonts-noto-color-emoji)
 
 say() { printf '\033[1mearmark:\033[0m %s\n' "$*"; }
 

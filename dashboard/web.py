@@ -43,6 +43,7 @@ from earmark.dashboard.security import (
 )
 from earmark.dashboard.settings import Settings
 from earmark.dashboard.store import PAGE, Filters, Mirror, Stored
+from earmark.payloads import HighlightPayload
 
 HERE = Path(__file__).parent
 # the controls a speaker card offers, as the speaker's command names
@@ -184,19 +185,7 @@ class Dashboard:
         elif action in ("delete", "undo"):
             changes["deleted"] = action == "delete"
         else:
-            title = form.get("title", "").strip()
-            if title != (h.title or ""):
-                changes["title"] = title or None
-            note = form.get("note", "").strip()
-            if note != h.note:
-                changes["note"] = note
-            tags = [t.strip() for t in form.get("tags", "").split(",") if t.strip()]
-            if tags != h.tags:
-                changes["tags"] = tags
-            for name, now in (("start", h.start), ("end", h.end)):
-                given = _seconds(form.get(name, ""))
-                if given is not None and abs(given - now) >= 0.5:
-                    changes[name] = given
+            changes = _edited(form, h)
         if not changes:
             return self._result(request, h.id, {"ok": True, "message": "nothing changed"})
         answer = await self.ingest.command(h.device_id, "edit", {"highlight": h.id, **changes})
@@ -436,6 +425,34 @@ def _filters(request: Request) -> Filters:
         until=day("until"),
         query=(q.get("q") or "").strip()[:200] or None,
     )
+
+
+def _edited(form: dict[str, str], h: HighlightPayload) -> dict[str, Any]:
+    """The fields the listener changed in the Edit form: each compared with what
+    that form showed (``was_<field>``), else with the highlight as it is now."""
+
+    def was(name: str, now: str) -> str:
+        return form.get(f"was_{name}", now)
+
+    changes: dict[str, Any] = {}
+    title = form.get("title", "").strip()
+    if title != was("title", h.title or "").strip():
+        changes["title"] = title or None
+    note = form.get("note", "").strip()
+    if note != was("note", h.note).strip():
+        changes["note"] = note
+    tags = _tags(form.get("tags", ""))
+    if tags != _tags(was("tags", ", ".join(h.tags))):
+        changes["tags"] = tags
+    for name, now in (("start", h.start), ("end", h.end)):
+        given, shown = _seconds(form.get(name, "")), _seconds(was(name, str(now)))
+        if given is not None and (shown is None or abs(given - shown) >= 0.05):
+            changes[name] = given
+    return changes
+
+
+def _tags(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _seconds(text: str) -> float | None:

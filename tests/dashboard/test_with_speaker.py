@@ -232,14 +232,6 @@ def test_an_edit_in_the_page_comes_back_from_the_speaker_as_the_next_version(
     assert not witness.errors, witness.errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Edit form sits in <details class=edit hx-morph-skip> (dashboard/templates/"
-    "_highlight.html), so a card that arrived live keeps the form of its first (pending) "
-    "version; dashboard/web.py Dashboard.edit diffs every posted field against the current "
-    "version, so saving only a note also sends the pending title ('': the speaker's title "
-    "is cleared) and the pending window (a re-cut)",
-)
 def test_a_note_saved_on_a_card_that_arrived_live_changes_only_the_note(
     garden_daemon: Daemon,
     dashboard: DashboardProcess,
@@ -340,13 +332,6 @@ def test_two_tabs_retitling_one_highlight_land_as_successive_versions_shown_in_b
     assert not witness.errors, witness.errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dashboard/web.py Dashboard.edit diffs every field of the posted Edit form "
-    "against the highlight's current version, not against what that form showed; the "
-    "form sits in <details hx-morph-skip>, so a tab opened before another tab's edit "
-    "still holds the old title and sending its note sends that title back (lost update)",
-)
 def test_two_tabs_editing_different_fields_of_one_highlight_keep_both_edits(
     garden_daemon: Daemon,
     dashboard: DashboardProcess,
