@@ -7,9 +7,10 @@ that run received (same HTML, same CSP headers, the same /static files and an
 open event stream) served by a plain ``http.server`` on loopback, the two
 alternating on one page so drift hits both alike.
 
-Publish -> visible: a highlight published on the broker until its card is in the
-page's DOM (a MutationObserver's clock, synced to ours), against a bare paho
-subscriber receiving that same publish.
+Publish -> visible: a highlight published on the broker until the frame after
+its card entered the page's DOM (a MutationObserver's clock, synced to ours; the
+DOM time alone in the detail), against a bare paho subscriber receiving that
+same publish. The presses come as a listener makes them: 8 in one new episode.
 
 Memory: the dashboard process's VmRSS once the loads and searches have run,
 against its own VmRSS when it first answered.
