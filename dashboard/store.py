@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS highlights (
 CREATE INDEX IF NOT EXISTS highlights_newest ON highlights (deleted, pressed_at DESC);
 CREATE INDEX IF NOT EXISTS highlights_episode ON highlights (episode_key, pressed_at);
 CREATE INDEX IF NOT EXISTS highlights_device ON highlights (device_id, updated_at);
+CREATE INDEX IF NOT EXISTS highlights_podcast ON highlights (podcast);
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
     title, quote, takeaways, note, transcript, tags, tokenize = 'porter unicode61'
 );

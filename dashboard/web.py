@@ -280,25 +280,17 @@ class Dashboard:
         if change.new:
             if filters.query or not filters.matches(s.highlight):
                 return ""
-            group = self._group_of(s, filters)
+            # the new card in a group of its own at the top; app.js moves the cards
+            # of the episode's group further down into it, so nothing is re-rendered
+            group = views.grouped([s])[0]
             speakers = self.mirror.speakers()
             html = self.fragment(request, "_group.html", group=group, speakers=speakers)
-            return (
-                f'<hx-partial hx-target="#ep-{s.episode_key}" hx-swap="delete"></hx-partial>'
-                f'<hx-partial hx-target="#highlights" hx-swap="afterbegin">{html}</hx-partial>'
-            )
+            return f'<hx-partial hx-target="#highlights" hx-swap="afterbegin">{html}</hx-partial>'
+
         card = self.fragment(request, "_highlight.html", s=s, speakers=self.mirror.speakers())
         return (
             f'<hx-partial hx-target="#h-{s.highlight.id}" hx-swap="outerMorph">{card}</hx-partial>'
         )
-
-    def _group_of(self, s: Stored, filters: Filters) -> views.Group:
-        """The episode's group as the list shows it, newest first, at the top."""
-        members, _ = self.mirror.episode(s.episode_key)
-        # the first page shows the PAGE newest highlights, so none of an episode's
-        # cards on it is older than the episode's PAGE newest: the group keeps them all
-        shown = [m for m in reversed(members) if filters.matches(m.highlight)][:PAGE]
-        return views.grouped(shown or [s])[0]
 
     def _broker_banner(self, request: Request) -> str:
         html = self.fragment(request, "_broker.html")

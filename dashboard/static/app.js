@@ -40,3 +40,24 @@ document.addEventListener("htmx:sse:after:connection", () => {
     banner.textContent = "";
   }
 });
+
+// a highlight that arrives live comes in a group of its own at the top: the cards
+// its episode already shows further down move into it (moved, not re-rendered, so
+// a clip playing there keeps playing)
+function joinEpisodeGroups(list) {
+  new MutationObserver((changes) => {
+    for (const change of changes) {
+      for (const added of change.addedNodes) {
+        if (!(added instanceof HTMLElement) || !added.dataset.episode) continue;
+        const snips = added.querySelector(".snips");
+        for (const older of list.querySelectorAll(".episode")) {
+          if (older === added || older.dataset.episode !== added.dataset.episode) continue;
+          snips.append(...older.querySelector(".snips").children);
+          older.remove();
+        }
+      }
+    }
+  }).observe(list, { childList: true });
+}
+const highlightList = document.getElementById("highlights");
+if (highlightList) joinEpisodeGroups(highlightList);

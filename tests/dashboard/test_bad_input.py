@@ -485,6 +485,10 @@ def test_a_live_highlight_keeps_every_earlier_one_of_its_episode_on_the_page(
     publish_highlight(broker.port, highlight(id="burst-marker", episode="Elsewhere"))
     page.locator("#h-burst-marker").wait_for()
     assert sorted(shown_ids(page)) == sorted([f"h-{h.id}" for h in sent] + ["h-burst-marker"])
+    # one group per episode: each new card joined the cards of its episode
+    assert page.locator("#highlights section.episode").count() == 2
+    first_group = page.locator("#highlights section.episode").nth(1)
+    assert first_group.locator("article.highlight").count() == len(sent)
 
 
 # -- search -------------------------------------------------------------------------------------
