@@ -100,7 +100,7 @@ class Speaker:
             scratch=config.data_dir / "tmp",
         )
         dashboard = config.home_assistant.dashboard_url
-        self.exports = Exports(config.exports, self.db, self.jobs, dashboard_url=dashboard)
+        self.exports = Exports(config.exports, self.db, self.jobs, announce, dashboard)
         runners: dict[str, Runner] = {
             **self.pipeline.runners(),
             LOOKAHEAD_KIND: self.lookahead.run,
@@ -151,7 +151,7 @@ class Speaker:
         self.stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         for listener in (
-            StatePublisher(self.link.publish),
+            StatePublisher(self.link.publish, config.device_id),
             OutboxWake(self.relay.notify),
             self.ha,
             WorkerWake(self.worker, self.lookahead),

@@ -102,6 +102,15 @@ class HighlightChanged(Event):
 
 
 @dataclass(frozen=True)
+class ExportsChanged(Event):
+    """An export target holds more, or was parked or runs again: per target
+    (name, items held, why parked or None)."""
+
+    name: ClassVar[str] = "exports_changed"
+    targets: tuple[tuple[str, int, str | None], ...]
+
+
+@dataclass(frozen=True)
 class LibraryChanged(Event):
     """A feed was refreshed (or subscribed) and its podcast stored."""
 

@@ -98,6 +98,20 @@ class EpisodePayload:
 
 
 @dataclass(frozen=True)
+class ExportsPayload:
+    """Where the speaker's highlights go (``exports``, retained): per target, how
+    many it holds and, when its token was refused, why it is parked."""
+
+    device_id: str
+    # [{"target": "readwise", "items": 12, "parked": null or "why"}, ...]
+    targets: list[dict[str, Any]]
+    schema: int = SCHEMA
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
 class StatePayload:
     status: str
     podcast: str = ""

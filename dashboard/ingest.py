@@ -36,6 +36,7 @@ from earmark.payloads import (
     SCHEMA,
     CommandError,
     EpisodePayload,
+    ExportsPayload,
     HighlightPayload,
     StatePayload,
     check_command,
@@ -96,7 +97,8 @@ class Ingest:
         )
         self.connected, self.problem = True, None
         self._asked.clear()
-        for relative in ("highlight", "clip/+", "state", "status", "episode/+", "cmd/result"):
+        topics = ("highlight", "clip/+", "state", "status", "episode/+", "exports", "cmd/result")
+        for relative in topics:
             client.subscribe(f"{self.prefix}/+/{relative}", qos=1)
         self.hub.tell(BrokerChanged(True, None))
 
@@ -141,6 +143,12 @@ class Ingest:
             self.hub.tell(SpeakerChanged(device))
         elif kind == "status":
             self._status(device, payload)
+        elif kind == "exports":
+            exports = parse(ExportsPayload, payload)
+            if exports.device_id != device:
+                raise PayloadError(f"exports from {device} name another speaker")
+            self.mirror.set_exports(exports)
+            self.hub.tell(SpeakerChanged(device))
         elif kind == "episode" and len(rest) == 1:
             points = parse(EpisodePayload, payload)
             if points.device_id != device:

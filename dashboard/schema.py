@@ -12,9 +12,15 @@ import typing
 from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
-from earmark.payloads import SCHEMA, EpisodePayload, HighlightPayload, StatePayload
+from earmark.payloads import (
+    SCHEMA,
+    EpisodePayload,
+    ExportsPayload,
+    HighlightPayload,
+    StatePayload,
+)
 
-T = TypeVar("T", HighlightPayload, StatePayload, EpisodePayload)
+T = TypeVar("T", HighlightPayload, StatePayload, EpisodePayload, ExportsPayload)
 
 # a highlight is a few KB (a snip's transcript); anything near this is not one
 MAX_PAYLOAD_BYTES = 512 * 1024

@@ -14,12 +14,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from earmark.payloads import EpisodePayload, HighlightPayload, StatePayload
+from earmark.payloads import EpisodePayload, ExportsPayload, HighlightPayload, StatePayload
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS highlights (
@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS key_points (
     episode_key TEXT NOT NULL,
     payload     TEXT NOT NULL,
     PRIMARY KEY (device_id, episode_id)
+);
+CREATE TABLE IF NOT EXISTS speaker_exports (
+    device_id TEXT PRIMARY KEY,
+    payload   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS speakers (
     device_id TEXT PRIMARY KEY,
@@ -112,6 +116,8 @@ class Speaker:
     online: bool
     state: StatePayload | None
     seen_at: str
+    # where its highlights go: [{"target", "items", "parked"}, ...]
+    exports: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Mirror:
@@ -231,6 +237,14 @@ class Mirror:
                 (device_id, int(online), _now()),
             )
 
+    def set_exports(self, exports: ExportsPayload) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO speaker_exports (device_id, payload) VALUES (?, ?)"
+                " ON CONFLICT (device_id) DO UPDATE SET payload = excluded.payload",
+                (exports.device_id, exports.to_json().decode()),
+            )
+
     def set_state(self, device_id: str, state: StatePayload) -> None:
         with self._transaction() as conn:
             conn.execute(
@@ -319,13 +333,17 @@ class Mirror:
         return [_stored(r) for r in rows]
 
     def speakers(self) -> list[Speaker]:
-        rows = self._rows("SELECT * FROM speakers ORDER BY device_id")
+        rows = self._rows(
+            "SELECT s.*, x.payload AS exports FROM speakers s"
+            " LEFT JOIN speaker_exports x ON x.device_id = s.device_id ORDER BY s.device_id"
+        )
         return [
             Speaker(
                 r["device_id"],
                 bool(r["online"]),
                 StatePayload(**json.loads(r["state"])) if r["state"] else None,
                 r["seen_at"],
+                json.loads(r["exports"])["targets"] if r["exports"] else [],
             )
             for r in rows
         ]

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 
 from earmark.config.model import ExportsConfig
-from earmark.events import HighlightChanged, Listener
+from earmark.events import Event, ExportsChanged, HighlightChanged, Listener
 from earmark.export.base import AuthFailed, Episode, Exporter, ExportItem
 from earmark.export.registry import build_exporters, fingerprint
 from earmark.store.database import Database
@@ -39,14 +39,15 @@ class Exports(Listener):
         config: ExportsConfig,
         db: Database,
         queue: JobQueue,
-        wake: Callable[[], None] = lambda: None,
+        announce: Callable[[Event], None] = lambda event: None,
         dashboard_url: str | None = None,
         exporters: dict[str, Exporter] | None = None,
     ) -> None:
         self.config = config
         self.db = db
         self.queue = queue
-        self.wake = wake
+        self.announce = announce
+        self.wake: Callable[[], None] = lambda: None  # the job worker's, once it is built
         self.book = ExportBook(db)
         self.exporters = build_exporters(config) if exporters is None else exporters
         base = config.dashboard_url or dashboard_url
@@ -67,6 +68,7 @@ class Exports(Listener):
                 log.info("export to %s runs again (its settings changed) jobs=%d", target, jobs)
             elif target in self.exporters:
                 log.error("export to %s is parked: %s", target, why)
+        self._tell()
         behind = self.book.behind(self.targets)
         if behind:
             with self.db.transaction() as conn:
@@ -118,6 +120,7 @@ class Exports(Listener):
         with self.db.transaction() as conn:
             self.book.record(conn, target, h.id, external, h.version, removed)
             self.queue.finish(conn, job)
+        self._tell()
         log.info(
             "exported target=%s highlight=%s version=%d id=%s%s",
             target,
@@ -132,6 +135,21 @@ class Exports(Listener):
             self.book.park(conn, target, why, fingerprint(self.config, target))
             self.book.postpone(conn, job.id, PARKED_RECHECK_SECONDS, why)
         log.error("export to %s parked: %s", target, why)
+        self._tell()
+
+    def _tell(self) -> None:
+        """Announce what each target holds and which is parked (MQTT, retained)."""
+        if not self.exporters:
+            return
+        counts, parked = self.book.counts(), self.book.parked()
+        self.announce(
+            ExportsChanged(
+                tuple(
+                    (name, counts.get(name, 0), parked[name][0] if name in parked else None)
+                    for name in self.exporters
+                )
+            )
+        )
 
     def _item(self, h: Highlight) -> ExportItem:
         row = self.book.episode(h)
@@ -151,12 +169,3 @@ class Exports(Listener):
             siblings=tuple(self.book.siblings(h)),
             link=link,
         )
-
-    def status(self) -> dict[str, object]:
-        """For ``earmark status`` and doctor: targets, items held, parked ones."""
-        parked = self.book.parked()
-        counts = self.book.counts()
-        return {
-            name: {"items": counts.get(name, 0), "parked": parked.get(name, (None, ""))[0]}
-            for name in self.exporters
-        }

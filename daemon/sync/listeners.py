@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from earmark.events import HighlightChanged, Listener, PlayerStateChanged
-from earmark.payloads import StatePayload
+from earmark.events import ExportsChanged, HighlightChanged, Listener, PlayerStateChanged
+from earmark.payloads import ExportsPayload, StatePayload
 
 
 class StatePublisher(Listener):
-    """The retained ``state`` message, from every player state change."""
+    """The retained ``state`` message, from every player state change; and the
+    retained ``exports`` message, from every change of an export target."""
 
-    def __init__(self, publish: Callable[..., object]) -> None:
+    def __init__(self, publish: Callable[..., object], device_id: str = "") -> None:
         self.publish = publish
+        self.device_id = device_id
 
     def player_state_changed(self, event: PlayerStateChanged) -> None:
         state = event.state
@@ -31,6 +33,14 @@ class StatePublisher(Listener):
             queue_length=event.queue_length,
         )
         self.publish("state", payload.to_json(), qos=0, retain=True)
+
+    def exports_changed(self, event: ExportsChanged) -> None:
+        targets = [
+            {"target": name, "items": items, "parked": parked}
+            for name, items, parked in event.targets
+        ]
+        payload = ExportsPayload(self.device_id, targets)
+        self.publish("exports", payload.to_json(), qos=1, retain=True)
 
 
 class OutboxWake(Listener):
