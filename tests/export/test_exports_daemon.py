@@ -18,6 +18,7 @@ import pytest
 from earmark import config as config_module
 from earmark.store.database import Database
 from earmark.store.highlights import DONE, PENDING, Highlight, HighlightBook
+from earmark.sync.broker import LocalBroker, free_port
 
 from ..daemon_process import Daemon, earmark
 from ..support import wait_for
@@ -58,9 +59,16 @@ def _seed(config: Path, count: int) -> list[str]:
     return ids
 
 
-def _config(write_config: Callable[..., Path], readwise: ReadwiseServer, token: str) -> Path:
+def _config(
+    write_config: Callable[..., Path],
+    readwise: ReadwiseServer,
+    token: str,
+    broker: LocalBroker | None = None,
+) -> Path:
+    mqtt = {"host": "127.0.0.1", "port": broker.port} if broker else {"local_port": free_port()}
     return write_config(
         {
+            "mqtt": mqtt,
             "jobs": {"backoff_seconds": 0.2},
             "exports": {"readwise": {"token": token, "base_url": readwise.url}},
         }
