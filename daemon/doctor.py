@@ -153,21 +153,85 @@ def _exports(cfg: Config) -> str:
     return "; ".join(said)
 
 
+class DoctorWarning(EarmarkError):
+    """Works, but not as well as it should: a WARN line, not a failure."""
+
+
+# the daemon's peak with tiny.en loaded, transcribing (README, bench pipeline e)
+MODEL_NEEDS_MB = 450
+
+
+def _clock(cfg: Config) -> str:
+    """A Pi has no real-time clock: until NTP answers, the time is last boot's."""
+    import shutil
+    import subprocess
+    import time
+
+    if time.gmtime().tm_year < 2025:
+        raise EarmarkError(
+            f"the clock says {time.strftime('%Y-%m-%d')}: not set yet (no network time?);"
+            " highlights would carry that date"
+        )
+    if shutil.which("timedatectl") is None:
+        raise DoctorWarning("cannot tell whether the clock is synchronised (no timedatectl)")
+    try:
+        answer = subprocess.run(
+            ["timedatectl", "show", "--property=NTPSynchronized", "--value"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DoctorWarning(f"cannot ask timedatectl whether the clock is synced: {exc}") from None
+    if answer.returncode != 0:
+        raise DoctorWarning("cannot tell whether the clock is synchronised (no systemd here?)")
+    if answer.stdout.strip() != "yes":
+        raise DoctorWarning("the clock is not synchronised with network time (timedatectl)")
+    return "synchronised with network time"
+
+
+def _memory(cfg: Config) -> str:
+    """Free memory against what the speaker needs with its model loaded."""
+    fields = {}
+    with open("/proc/meminfo", encoding="ascii") as meminfo:
+        for line in meminfo:
+            name, _, rest = line.partition(":")
+            fields[name] = int(rest.split()[0]) // 1024  # kB -> MB
+    total, available = fields.get("MemTotal", 0), fields.get("MemAvailable", 0)
+    said = (
+        f"{available:,} MB available of {total:,} MB; the speaker needs about {MODEL_NEEDS_MB} MB"
+    )
+    if available < MODEL_NEEDS_MB:
+        raise DoctorWarning(f"{said}: transcription may be slow or killed (close something?)")
+    return said
+
+
+def _store(cfg: Config) -> str:
+    from earmark.store.safekeeping import health
+
+    return health(cfg.database_path)
+
+
 def run(cfg: Config, out: Callable[[str], None], extra: tuple[tuple[str, Check], ...] = ()) -> int:
     checks: tuple[tuple[str, Check], ...] = (
         ("mpv", _mpv),
         ("ffmpeg", _tools),
         ("broker", _broker),
         ("data", _data_dir),
+        ("store", _store),
         ("model", _model),
         ("takeaways", _takeaways),
         ("exports", _exports),
+        ("clock", _clock),
+        ("memory", _memory),
         *extra,
     )
     failed = 0
     for name, check in checks:
         try:
             out(f"ok    {name:<8} {check(cfg)}")
+        except DoctorWarning as exc:
+            out(f"WARN  {name:<8} {exc}")
         except EarmarkError as exc:
             failed += 1
             out(f"FAIL  {name:<8} {exc}")
