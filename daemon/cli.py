@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load(args)
     refuse_exposed(args.config or config.default_config_path(), cfg)
     logs.setup(cfg.log_level, args.verbose)
-    return app.run(cfg)
+    code = app.run(cfg)
+    if any(t.daemon and t.is_alive() for t in threading.enumerate()):
+        # the speaker stopped and closed its store; a thread it walked away from (a
+        # transcription inside ctranslate2, a read from a silent server) must neither
+        # hold up the exit nor crash the interpreter's teardown (SIGABRT)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _request(

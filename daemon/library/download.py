@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ from earmark.library.http import (
 __all__ = [
     "USER_AGENT",
     "DownloadError",
+    "DownloadStopped",
     "FeedGone",
     "Fetched",
     "Validators",
@@ -204,6 +206,7 @@ def download(
     allow_file: bool = False,
     progress: Progress | None = None,
     write_chunk: WriteChunk | None = None,
+    stop: threading.Event | None = None,
 ) -> Path:
     """Download ``url`` into ``folder`` as ``name`` (default: from the URL) and
     return the file's path; resume a previous partial download if possible.
@@ -212,7 +215,8 @@ def download(
     An enclosure read from a feed is http(s) only: ``file:`` needs
     ``allow_file``. A file larger than ``max_bytes`` is refused and nothing of
     it kept. ``progress`` hears (bytes so far, whole size if known) at most ten
-    times a second, and once at the end.
+    times a second, and once at the end. Once ``stop`` is set the download
+    ends at its next chunk with ``DownloadStopped``, its part file kept to resume.
     """
     scheme = require_scheme(url, allow_file=allow_file)
     if name is not None and Path(name).name != name:
@@ -231,7 +235,7 @@ def download(
                 folder.mkdir(parents=True, exist_ok=True)
                 with part.open("ab" if start else "wb") as out:
                     size = _receive(
-                        url, chunks, out, write_chunk or _write, start, max_bytes, report
+                        url, chunks, out, write_chunk or _write, start, max_bytes, report, stop
                     )
             except OSError as exc:  # network errors became DownloadError in read_body
                 raise _disk_error(url, part, exc) from None
@@ -250,6 +254,7 @@ def download(
             allow_file=allow_file,
             progress=progress,
             write_chunk=write_chunk,
+            stop=stop,
         )
     except _TooLarge:
         part.unlink(missing_ok=True)  # a refused file keeps no bytes on the box
@@ -281,6 +286,10 @@ def extension(url: str, mime_type: str | None) -> str:
         return f".{suffix}"
     mime = (mime_type or "").split(";", 1)[0].strip().lower()
     return _AUDIO_SUFFIXES.get(mime, ".audio")
+
+
+class DownloadStopped(DownloadError):
+    """The speaker is stopping: the download ends, its part file kept to resume."""
 
 
 class _TooLarge(DownloadError):
@@ -416,9 +425,13 @@ def _receive(
     start: int,
     max_bytes: int | None,
     report: _Reporter,
+    stop: threading.Event | None = None,
 ) -> int:
     size = start
     for chunk in chunks:
+        if stop is not None and stop.is_set():
+            out.flush()
+            raise DownloadStopped(url, f"stopped after {size} bytes; it resumes at the next start")
         size += len(chunk)
         if max_bytes is not None and size > max_bytes:
             raise _TooLarge(url, _over(max_bytes, None))

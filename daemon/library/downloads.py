@@ -13,6 +13,7 @@ first snip of it does not wait on the network.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from pathlib import Path
 from earmark.config.model import LibraryConfig
 from earmark.errors import EarmarkError
 from earmark.library.chapters import embedded_chapters, fetch_chapters
-from earmark.library.download import Progress, download, extension
+from earmark.library.download import DownloadStopped, Progress, download, extension
 from earmark.library.publisher import PublisherTranscripts
 from earmark.library.subscriptions import CHAPTERS_FILE, EMBEDDED, MEGABYTE
 from earmark.store.catalog import Catalog, StoredEpisode
@@ -69,6 +70,12 @@ class Downloads:
         self.transcripts = transcripts
         # read by other threads (the loop answering `downloads`): replaced, never mutated
         self.in_progress: InProgress | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """End the download under way at its next chunk (it resumes at the next start)
+        and start no other."""
+        self._stop.set()
 
     def wanted(self) -> list[StoredEpisode]:
         """The episodes that should be on the card and are not (or are an old upload)."""
@@ -79,7 +86,7 @@ class Downloads:
         if not self.settings.download:
             return []
         self.retire_unsubscribed()
-        return [self.fetch(episode) for episode in self.wanted()]
+        return [self.fetch(episode) for episode in self.wanted() if not self._stop.is_set()]
 
     def fetch(self, episode: StoredEpisode) -> Fetched:
         self.in_progress = InProgress(episode.id, episode.title, 0, episode.enclosure_length)
@@ -118,7 +125,11 @@ class Downloads:
                 timeout=self.settings.connect_seconds,
                 max_bytes=int(self.settings.max_episode_mb * MEGABYTE),
                 progress=progress,
+                stop=self._stop,
             )
+        except DownloadStopped as exc:
+            log.info("download stopped title=%r: %s", episode.title, exc.reason)
+            return Fetched(episode.id, episode.title, None, exc.reason)
         except EarmarkError as exc:
             reason = str(exc).splitlines()[0]
             log.warning("episode not downloaded title=%r: %s", episode.title, reason)

@@ -15,11 +15,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from earmark.config.model import LibraryConfig
 from earmark.events import EpisodeDownloaded, Event, LibraryChanged
+from earmark.library.background import Abandonable
 from earmark.library.downloads import Downloads
 from earmark.library.fileserver import FileServer
 from earmark.library.subscriptions import Refreshed, Subscriptions
@@ -49,8 +49,9 @@ class Refresher:
         self.data_dir = data_dir
         self.announce = announce
         self.demo_server: FileServer | None = None
-        self._feeds = ThreadPoolExecutor(settings.refresh_concurrency, "earmark-feed")
-        self._files = ThreadPoolExecutor(1, "earmark-download")
+        # never joined: a stop walks away from a silent server (the work is durable)
+        self._feeds = Abandonable(settings.refresh_concurrency, "earmark-feed")
+        self._files = Abandonable(1, "earmark-download")
         self._wake = asyncio.Event()
         self._download_wanted = asyncio.Event()
 
@@ -149,6 +150,9 @@ class Refresher:
         self.announce(LibraryChanged(DEMO_FEED_ID, result.podcast_id))
 
     def stop(self) -> None:
+        """Stop at once: a download under way stops at its next chunk (its part
+        file resumes at the next start); a refresh under way is left to its thread."""
+        self.downloads.stop()
         self._feeds.shutdown(wait=False, cancel_futures=True)
         self._files.shutdown(wait=False, cancel_futures=True)
         if self.demo_server is not None:

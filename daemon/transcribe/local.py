@@ -337,8 +337,9 @@ class LocalTranscriber:
         )
 
     def close(self) -> None:
-        with self._lock:
-            self._model = None
+        # without the lock: a stop never waits for the transcription under way,
+        # which keeps its own reference to the model until it ends
+        self._model = None
 
 
 def samples_from_pcm(pcm: bytes) -> np.ndarray:
