@@ -21,7 +21,6 @@ nothing is transcribed twice.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,8 +208,8 @@ class LookAhead:
 
     def _job_waiting(self) -> bool:
         """True when another job is ready: the chunk under way gives way to it."""
-        wakeup = self.queue.next_wakeup()
-        return wakeup is not None and wakeup <= time.time()
+        ready_in = self.queue.seconds_to_next()
+        return ready_in is not None and ready_in <= 0
 
     def _language(self, episode_id: int | None) -> str | None:
         episode = Catalog(self.db).episode(episode_id) if episode_id else None
@@ -310,6 +309,7 @@ class LookAhead:
                 episode_id=job.episode_id,
                 priority=job_table.LOOKAHEAD_PRIORITY,
                 delay=delay,
+                clock=self.queue.clock,
             )
 
 

@@ -67,18 +67,25 @@ class JobWorker:
         for _, wake in self._lanes:
             wake.set()
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Stop taking jobs; wait ``timeout`` for the pipeline's lane. A slow lane's
-        job (an LLM answer) is left: it runs again at the next start."""
+    def stop(self, grace: float = 1.0) -> None:
+        """Stop taking jobs; give the pipeline's lane ``grace`` seconds to finish
+        a short job (a clip). A job still running then (a transcription, an LLM
+        answer) is left: back in the queue, the attempt not counted, it runs again
+        at the next start. Its thread is a daemon thread, walked away from safely:
+        a job's result and its ``done`` are one transaction, so it is whole or absent."""
         self._stop.set()
         self.notify()
-        self._threads[0].join(timeout)
+        self._threads[0].join(grace)
+        for job_id, kind in self.queue.release_running():
+            log.info("job left for the next start id=%d kind=%s", job_id, kind)
 
     def _run(self, kinds: tuple[str, ...], wake: threading.Event) -> None:
         while not self._stop.is_set():
             try:
                 self._round(kinds, wake)
             except sqlite3.Error as exc:
+                if self._stop.is_set():
+                    return  # a job walked away from at stop met the closed store
                 # a full disk or a locked database: nothing can be recorded now, so
                 # the job that was running goes back in the queue, and we wait
                 log.error("the database refused a write (%s); jobs wait and retry", exc)
@@ -86,6 +93,8 @@ class JobWorker:
                 with contextlib.suppress(sqlite3.Error):
                     self.queue.resume_interrupted()
             except Exception:  # a bug: the worker must keep going for the other jobs
+                if self._stop.is_set():
+                    return
                 log.exception("job worker round failed; retrying")
                 wake.wait(self.idle_seconds)
 
@@ -107,10 +116,10 @@ class JobWorker:
             self.announce(JobFinished(job.id, str(job.kind)))
 
     def _idle_wait(self) -> float:
-        wakeup = self.queue.next_wakeup()
-        if wakeup is None:
+        ready_in = self.queue.seconds_to_next()
+        if ready_in is None:
             return self.idle_seconds
-        return min(self.idle_seconds, max(0.05, wakeup - time.time()))
+        return min(self.idle_seconds, max(0.05, ready_in))
 
     def _execute(self, job: Job) -> None:
         runner = self.runners.get(job.kind)

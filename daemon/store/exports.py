@@ -9,7 +9,6 @@ given no id, finds the item by the highlight's own stable key (Readwise's
 from __future__ import annotations
 
 import sqlite3
-import time
 from dataclasses import dataclass
 
 from earmark.store import jobs as job_table
@@ -185,11 +184,13 @@ class ExportBook:
             return cursor.rowcount
 
     def postpone(self, conn: sqlite3.Connection, job_id: int, seconds: float, why: str) -> None:
-        """Back in the queue for later, not counted as an attempt."""
+        """Back in the queue for later, not counted as an attempt (on the queue's
+        clock, see ``jobs.JobClock``)."""
+        moment = job_table.PROCESS_CLOCK()
         conn.execute(
             "UPDATE jobs SET status = 'queued', attempts = max(0, attempts - 1),"
             " run_after = ?, last_error = ?, updated_at = ? WHERE id = ?",
-            (time.time() + seconds, why[:500], utc_now(), job_id),
+            (moment + seconds, why[:500], job_table.stamp(moment), job_id),
         )
 
     def counts(self) -> dict[str, int]:

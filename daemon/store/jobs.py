@@ -3,14 +3,22 @@
 A job is a row; the worker claims the most urgent ready one (lower priority
 number first, so snips run before look-ahead). On start, jobs left ``running``
 by a crash go back to ``queued``.
+
+When a job may run (``run_after``) is kept on the queue's ``JobClock``: the
+wall clock read once at start, then advanced by the monotonic clock, so a clock
+that jumps while the speaker runs (a Pi without RTC meeting NTP) neither fires a
+backoff at once nor delays it a year. Across a restart the stored times meet a
+new start's wall clock: a job is then never kept waiting longer than it was
+asked to wait when queued (its ``updated_at`` is stamped from the same clock).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -54,8 +62,41 @@ class Job:
     target: str | None = None  # an export job's target
 
 
+class JobClock:
+    """Seconds since the epoch as the wall clock said at start, advanced since by
+    the monotonic clock: durations and readiness survive clock jumps, and the
+    figures still read as dates for display."""
+
+    def __init__(
+        self,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.monotonic = monotonic
+        self._offset = wall() - monotonic()
+
+    def __call__(self) -> float:
+        return self._offset + self.monotonic()
+
+
+# the process's queue clock, for writers that hold only a connection
+PROCESS_CLOCK = JobClock()
+
+
+def stamp(moment: float) -> str:
+    """``moment`` as the store writes times (UTC ISO-8601, milliseconds)."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
 def _job(row: sqlite3.Row) -> Job:
     return Job(**{k: row[k] for k in row.keys()})  # noqa: SIM118 (a Row is no dict)
+
+
+def _seconds(stamped: str) -> float:
+    try:
+        return datetime.fromisoformat(stamped).timestamp()
+    except ValueError:
+        return 0.0  # not a stamp of ours: the job keeps the time it has
 
 
 def enqueue(
@@ -67,9 +108,11 @@ def enqueue(
     priority: int = SNIP_PRIORITY,
     delay: float = 0.0,
     target: str | None = None,
+    clock: Callable[[], float] = PROCESS_CLOCK,
 ) -> int:
-    now = utc_now()
-    run_after = time.time() + delay if delay > 0 else 0.0
+    moment = clock()
+    now = stamp(moment)
+    run_after = moment + delay if delay > 0 else 0.0
     cursor = conn.execute(
         "INSERT INTO jobs (kind, highlight_id, episode_id, priority, status, run_after,"
         " created_at, updated_at, target) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
@@ -109,19 +152,57 @@ def _waiting(conn: sqlite3.Connection, kind: JobKind, column: str, value: object
 
 
 class JobQueue:
-    def __init__(self, db: Database, max_attempts: int = 5, backoff_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        max_attempts: int = 5,
+        backoff_seconds: float = 5.0,
+        clock: Callable[[], float] = PROCESS_CLOCK,
+    ) -> None:
         self.db = db
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
+        self.clock = clock
+
+    def now(self) -> float:
+        """The queue's clock (see ``JobClock``)."""
+        return self.clock()
 
     def resume_interrupted(self) -> int:
-        """Jobs a crash left running go back in the queue; returns how many."""
+        """Jobs a crash left running go back in the queue; returns how many. Jobs
+        waiting further ahead than they were asked to wait (the clock went back
+        since) wait only that long from now."""
+        moment = self.clock()
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET status = 'queued', updated_at = ? WHERE status = 'running'",
-                (utc_now(),),
+                (stamp(moment),),
             )
+            waiting = conn.execute(
+                "SELECT id, run_after, updated_at FROM jobs WHERE status = 'queued'"
+                " AND run_after > ?",
+                (moment,),
+            ).fetchall()
+            for row in waiting:
+                asked = row["run_after"] - _seconds(row["updated_at"])
+                if moment + max(0.0, asked) < row["run_after"]:
+                    conn.execute(
+                        "UPDATE jobs SET run_after = ? WHERE id = ?",
+                        (moment + max(0.0, asked), row["id"]),
+                    )
             return cursor.rowcount
+
+    def release_running(self) -> list[tuple[int, str]]:
+        """Jobs left running at a stop go back in the queue, the attempt not
+        counted (the stop was not their failure); (id, kind) of each."""
+        with self.db.transaction() as conn:
+            rows = conn.execute("SELECT id, kind FROM jobs WHERE status = 'running'").fetchall()
+            conn.execute(
+                "UPDATE jobs SET status = 'queued', attempts = max(0, attempts - 1),"
+                " updated_at = ? WHERE status = 'running'",
+                (stamp(self.clock()),),
+            )
+        return [(int(r["id"]), str(r["kind"])) for r in rows]
 
     def claim(
         self, max_priority: int | None = None, kinds: Collection[str] | None = None
@@ -134,7 +215,7 @@ class JobQueue:
             row = conn.execute(
                 f"SELECT * FROM jobs WHERE status = 'queued' AND run_after <= ? {limit} {only} "
                 "ORDER BY priority, id LIMIT 1",
-                (time.time(), *(kinds or ())),
+                (self.clock(), *(kinds or ())),
             ).fetchone()
             if row is None:
                 return None
@@ -171,6 +252,7 @@ class JobQueue:
         final = not retry or job.attempts >= self.max_attempts
         if delay is None:
             delay = self.backoff_seconds * (2 ** max(0, job.attempts - 1))
+        moment = self.clock()
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE jobs SET status = ?, last_error = ?, run_after = ?, updated_at = ? "
@@ -178,8 +260,8 @@ class JobQueue:
                 (
                     "failed" if final else "queued",
                     error[:500],
-                    time.time() + delay,
-                    utc_now(),
+                    moment + delay,
+                    stamp(moment),
                     job.id,
                 ),
             )
@@ -197,8 +279,15 @@ class JobQueue:
             return cursor.rowcount == 1
 
     def next_wakeup(self) -> float | None:
+        """When the next queued job is ready, on the queue's clock; None if none waits."""
         rows = self.db.query("SELECT min(run_after) FROM jobs WHERE status = 'queued'")
         return rows[0][0]
+
+    def seconds_to_next(self) -> float | None:
+        """Seconds until the next queued job is ready (0 or less: one is); None if
+        none waits."""
+        wakeup = self.next_wakeup()
+        return None if wakeup is None else wakeup - self.clock()
 
     def list(self, limit: int = 50) -> list[Job]:
         rows = self.db.query(
