@@ -1,0 +1,75 @@
+"""Reconnect the listener's headset when it comes back.
+
+A task on the speaker's loop: it watches the one configured headset (BlueZ's
+PropertiesChanged, InterfacesAdded and InterfacesRemoved, through
+``Headphones.on_change``) and, whenever the headset is known and trusted but
+not connected, asks BlueZ to connect it: at once on a change, then again after
+a backoff that doubles up to ``longest`` (a headset that is switched off never
+says so; it just stops answering). When bluetoothd or the bus is away, it
+opens them again with the same backoff. Nothing here ends the speaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from earmark.device.bluetooth import BluetoothError, Headphones, open_bluez
+from earmark.errors import EarmarkError
+
+log = logging.getLogger(__name__)
+
+Opener = Callable[[], Awaitable[Headphones]]
+
+
+async def keep_connected(
+    address: str,
+    open_headphones: Opener = open_bluez,
+    first: float = 1.0,
+    longest: float = 60.0,
+) -> None:
+    """Run until cancelled: keep the headset at ``address`` connected."""
+    address = address.upper()
+    delay = first
+    while True:
+        try:
+            headphones = await open_headphones()
+        except EarmarkError as exc:
+            log.warning("bluetooth unavailable headset=%s retry_in=%gs: %s", address, delay, exc)
+        else:
+            try:
+                await _watch(headphones, address, first, longest)
+            except EarmarkError as exc:  # the bus went away under us: open it again
+                log.warning("bluetooth watch lost headset=%s: %s", address, exc)
+            finally:
+                await headphones.close()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, longest)
+
+
+async def _watch(headphones: Headphones, address: str, first: float, longest: float) -> None:
+    wake = asyncio.Event()
+    headphones.on_change(lambda changed: wake.set() if changed == address else None)
+    delay = first
+    was_connected: bool | None = None
+    while True:
+        wake.clear()
+        headset = (await headphones.list()).find(address)
+        connected = headset is not None and headset.connected
+        if connected != was_connected:
+            log.info("headset %s address=%s", "connected" if connected else "away", address)
+            was_connected = connected
+        wait = longest  # connected or unknown: a look now and then notices a lost bus
+        if connected:
+            delay = first
+        elif headset is not None and headset.trusted:
+            try:
+                await headphones.connect(address)
+                continue
+            except BluetoothError as exc:
+                log.debug("headset not back address=%s retry_in=%gs: %s", address, delay, exc)
+            wait, delay = delay, min(delay * 2, longest)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), wait)
