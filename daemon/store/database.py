@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from earmark.errors import StoreError
+from earmark.store.safekeeping import Safekeeping
 
 log = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql$")
@@ -41,14 +42,19 @@ def migrations() -> list[tuple[int, str]]:
 
 class Database:
     def __init__(self, path: Path, read_only: bool = False) -> None:
-        """``read_only``: for a CLI reading beside no daemon; never migrates or writes."""
+        """``read_only``: for a CLI reading beside no daemon; never migrates or writes.
+        Otherwise the store is checked (and restored when corrupt), migrated and
+        backed up (``safekeeping``)."""
         self.path = path
         self.lock = threading.RLock()
         self._after_commit: list[Callable[[], None]] = []
+        self._safekeeping: Safekeeping | None = None
         if read_only:
             self._open_read_only(path)
             return
         try:
+            keeper = Safekeeping(path)
+            keeper.check()
             _private_file(path)
             self.connection = sqlite3.connect(
                 path, check_same_thread=False, isolation_level=None, timeout=10
@@ -57,7 +63,9 @@ class Database:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=FULL")
             self.connection.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            self._migrate(keeper)
+            keeper.start()
+            self._safekeeping = keeper
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
         except OSError as exc:
@@ -78,7 +86,7 @@ class Database:
         row = self.connection.execute("SELECT max(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
 
-    def _migrate(self) -> None:
+    def _migrate(self, keeper: Safekeeping) -> None:
         self.connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_version"
             " (version INTEGER PRIMARY KEY, applied_at TEXT)"
@@ -91,6 +99,9 @@ class Database:
                 f"database {self.path} has schema version {current}, but this earmark knows "
                 f"only up to {latest}; upgrade earmark (the database was left untouched)"
             )
+        pending = [version for version, _ in known if version > current]
+        if pending and current > 0:
+            keeper.back_up(f"before-v{pending[0]:04d}")
         for version, sql in known:
             if version <= current:
                 continue
@@ -133,6 +144,8 @@ class Database:
             return self.connection.execute(sql, params).fetchall()
 
     def close(self) -> None:
+        if self._safekeeping is not None:
+            self._safekeeping.stop()
         with self.lock:
             self.connection.close()
 
