@@ -23,6 +23,7 @@ from earmark.control import ControlServer
 from earmark.device.audio import choose_output
 from earmark.device.checks import doctor_checks as device_checks
 from earmark.device.checks import watch_inputs
+from earmark.device.reconnect import headset_watch
 from earmark.device.status_light import LightPolicy
 from earmark.device.systemd import SystemdNotifier
 from earmark.errors import EarmarkError
@@ -99,13 +100,9 @@ class Speaker:
             dump=self.playback.dump_cache,
             scratch=config.data_dir / "tmp",
         )
-        dashboard = config.home_assistant.dashboard_url
-        self.exports = Exports(config.exports, self.db, self.jobs, announce, dashboard)
-        runners: dict[str, Runner] = {
-            **self.pipeline.runners(),
-            LOOKAHEAD_KIND: self.lookahead.run,
-            **self.exports.runners(),
-        }
+        self.exports = Exports.of(config, self.db, self.jobs, announce)
+        runners: dict[str, Runner] = {LOOKAHEAD_KIND: self.lookahead.run, **self.exports.runners()}
+        runners.update(self.pipeline.runners())
         self.worker = JobWorker(self.jobs, self.book, runners, announce=announce)
         self.exports.wake = self.worker.notify
         self.snips = SnipService(
@@ -186,7 +183,10 @@ class Speaker:
         if self.inputs.light is not None:
             self.register(LightPolicy(self.inputs.light))
         self.inputs.start()
-        self._tasks = [loop.create_task(self.library.run(self.playback.autoplay_at_start))]
+        watch = headset_watch(self.config.player.bluetooth_headset)  # reconnects it
+        self._tasks = [
+            loop.create_task(c) for c in (self.library.run(self.playback.autoplay_at_start), *watch)
+        ]
         self.systemd.ready()
         log.info("earmark started device=%s data=%s", self.config.device_id, self.config.data_dir)
 

@@ -21,6 +21,7 @@ from earmark.cli_dashboard import add_commands as add_dashboard_commands
 from earmark.cli_export import add_commands as add_export_commands
 from earmark.cli_highlights import add_commands as add_highlight_commands
 from earmark.cli_library import add_commands as add_library_commands
+from earmark.device.headphones_cli import add_commands as add_headphones_commands
 from earmark.errors import EarmarkError, NotRunningError
 
 Command = Callable[[argparse.Namespace], int]
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_highlight_commands(add, _request)
     add_dashboard_commands(add, _load)
     add_export_commands(add, _load)
+    add_headphones_commands(add)
     reel = add("highlights", cmd_highlights, "play saved snips one after another")
     reel.add_argument("--episode", type=int, help="only this episode's")
     reel.add_argument("--podcast", help="only this podcast's (by title)")

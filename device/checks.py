@@ -43,7 +43,12 @@ def doctor_checks(audio_devices: AudioDevices) -> tuple[tuple[str, Check], ...]:
             raise EarmarkError("; ".join(advice))
         return "input devices and GPIO readable"
 
-    return (("audio", audio), ("inputs", inputs))
+    def bluetooth(cfg: Config) -> str:
+        from earmark.device.headphones_cli import check_headset
+
+        return check_headset(cfg.player.bluetooth_headset)
+
+    return (("audio", audio), ("inputs", inputs), ("bluetooth", bluetooth))
 
 
 def watch_inputs(config: Config) -> int:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from earmark.device.bluetooth import BluetoothError, Headphones, open_bluez
 from earmark.errors import EarmarkError
@@ -73,3 +74,9 @@ async def _watch(headphones: Headphones, address: str, first: float, longest: fl
             wait, delay = delay, min(delay * 2, longest)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), wait)
+
+
+def headset_watch(headset: str | None) -> tuple[Coroutine[Any, Any, None], ...]:
+    """What the speaker runs for its configured headset (``player.bluetooth_headset``):
+    the reconnect loop, or nothing."""
+    return (keep_connected(headset),) if headset else ()

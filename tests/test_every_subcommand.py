@@ -12,7 +12,7 @@ from earmark.cli import build_parser
 from .daemon_process import Daemon, earmark
 
 # run in the CLI's own process, never sent to the daemon
-LOCAL = {"run", "config", "doctor", "inputs", "dashboard", "export", "import"}
+LOCAL = {"run", "config", "doctor", "inputs", "dashboard", "export", "import", "headphones"}
 ARGUMENTS = {
     "seek": ["5"],
     "speed": ["1.25"],

@@ -41,6 +41,7 @@ SPEEDS = (0.5, 3.0)
 # a device id gpodder.net accepts; an environment variable's name
 _GPODDER_DEVICE = re.compile(r"[\w.-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BT_ADDRESS = re.compile(r"([0-9A-F]{2}:){5}[0-9A-F]{2}")
 NEEDED = "is needed when gpodder sync is enabled"
 
 
@@ -131,8 +132,19 @@ class PlayerConfig:
     earcons: bool = True
     # play as fast as decoding allows (null output only; for tests and benchmarks)
     untimed: bool = False
+    # a paired Bluetooth headset (AA:BB:CC:DD:EE:FF) that the speaker reconnects
+    # whenever it comes back (`earmark headphones pair` pairs it)
+    bluetooth_headset: str | None = None
 
     def __post_init__(self) -> None:
+        if self.bluetooth_headset is not None:
+            headset = self.bluetooth_headset.upper()
+            if not _BT_ADDRESS.fullmatch(headset):
+                raise OptionError(
+                    "bluetooth_headset",
+                    f"'{self.bluetooth_headset}' is no address like AA:BB:CC:DD:EE:FF",
+                )
+            object.__setattr__(self, "bluetooth_headset", headset)
         choose(self, "audio_output", AudioOutput)
         at_least("skip_back", self.skip_back, 0)
         at_least("skip_forward", self.skip_forward, 0)

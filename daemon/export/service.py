@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from earmark.config.model import ExportsConfig
+from earmark.config.model import Config, ExportsConfig
 from earmark.events import Event, ExportsChanged, HighlightChanged, Listener
 from earmark.export.base import AuthFailed, Episode, Exporter, ExportItem
 from earmark.export.registry import build_exporters, fingerprint
@@ -52,6 +52,14 @@ class Exports(Listener):
         self.exporters = build_exporters(config) if exporters is None else exporters
         base = config.dashboard_url or dashboard_url
         self.link_base = base.rstrip("/") if base else None
+
+    @classmethod
+    def of(
+        cls, config: Config, db: Database, queue: JobQueue, announce: Callable[[Event], None]
+    ) -> Exports:
+        """The speaker's exports, from its whole config (links go to the dashboard
+        named for exports, else the one named for Home Assistant)."""
+        return cls(config.exports, db, queue, announce, config.home_assistant.dashboard_url)
 
     @property
     def targets(self) -> list[str]:
