@@ -70,7 +70,7 @@ run_speaker() {
 # on Bookworm) at the version tested here; evdev has none and builds there from
 # source with the gcc and headers in APT_PACKAGES
 ARM64_BINARY=(ctranslate2 onnxruntime tokenizers numpy av nh3 PyYAML MarkupSafe
-              charset-normalizer)
+              charset-normalizer dbus-fast)
 
 check_arm64_wheels() {
     local pins=() pkg version
