@@ -203,3 +203,17 @@ def test_doctor_says_the_store_is_sound_and_backed_up(
     result = earmark(config, "doctor")
     line = next(x for x in result.stdout.splitlines() if x.split()[1:2] == ["store"])
     assert line.startswith("ok") and "integrity ok; 1 backups, newest" in line, line
+
+
+def test_doctor_fails_a_day_old_store_without_a_backup(
+    write_config: Callable[..., Path], data_dir: Path
+) -> None:
+    store = data_dir / "earmark.db"
+    Database(store).close()
+    for backup in backups(store):
+        backup.unlink()
+    with sqlite3.connect(store) as conn:  # made long ago
+        conn.execute("UPDATE schema_version SET applied_at = '2000-01-01T00:00:00.000Z'")
+    result = earmark(write_config(), "doctor")
+    line = next(x for x in result.stdout.splitlines() if x.split()[1:2] == ["store"])
+    assert line.startswith("FAIL") and "no backup in" in line, line
