@@ -49,6 +49,7 @@ from earmark.dashboard.security import HEADERS
 from earmark.dashboard.store import Mirror
 from earmark.payloads import HighlightPayload
 from earmark.sync.broker import LocalBroker, free_port
+from tests.dashboard.conftest import CHROMIUM, CHROMIUM_FLAGS  # as the tests launch it
 
 HIGHLIGHTS = 20_000
 LOADS = 20
@@ -57,18 +58,6 @@ PUBLISHES = 30
 WARMUP = 2
 SESSION = 8  # presses in one episode, as a listener makes them
 SPEAKERS = ("kitchen", "bedroom", "car")
-CHROMIUM = Path("/usr/bin/chromium")
-# the flags the dashboard tests launch Chromium with (tests/dashboard/conftest.py)
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 STATIC = Path(dashboard_store.__file__).parent  # its static/ is what /static serves
 
 

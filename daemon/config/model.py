@@ -402,16 +402,12 @@ class MarkdownExportConfig:
             raise OptionError("folder", "must name a folder")
 
 
-@dataclass(frozen=True)
-class ReadwiseConfig:
-    # https://readwise.io/access_token; here or in the variable named by token_env
-    token: str | None = field(default=None, repr=False)
-    token_env: str | None = None
-    base_url: str = "https://readwise.io"
+class _Token:
+    """A target reached with a token: in the config, or in the environment
+    variable ``token_env`` names."""
 
-    def __post_init__(self) -> None:
-        _check_secret(self, "token", "token_env")
-        _http_url("base_url", self.base_url)
+    token: str | None
+    token_env: str | None
 
     def key(self) -> str | None:
         return _secret(self.token, self.token_env)
@@ -422,7 +418,19 @@ class ReadwiseConfig:
 
 
 @dataclass(frozen=True)
-class NotionConfig:
+class ReadwiseConfig(_Token):
+    # https://readwise.io/access_token; here or in the variable named by token_env
+    token: str | None = field(default=None, repr=False)
+    token_env: str | None = None
+    base_url: str = "https://readwise.io"
+
+    def __post_init__(self) -> None:
+        _check_secret(self, "token", "token_env")
+        _http_url("base_url", self.base_url)
+
+
+@dataclass(frozen=True)
+class NotionConfig(_Token):
     # an internal integration's token, shared with the database
     token: str | None = field(default=None, repr=False)
     token_env: str | None = None
@@ -434,13 +442,6 @@ class NotionConfig:
         _http_url("base_url", self.base_url)
         if self.enabled and not self.database_id:
             raise OptionError("database_id", "is needed with a Notion token: the database to fill")
-
-    def key(self) -> str | None:
-        return _secret(self.token, self.token_env)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.token or self.token_env)
 
 
 @dataclass(frozen=True)
