@@ -127,8 +127,11 @@ class Witness:
     errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Chromium for one test module. Not for the session: Playwright's sync API
+    keeps an asyncio loop running in the test thread while it is open, and every
+    later test that calls asyncio.run() would fail."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is not installed: ./earmark.sh test installs it")
     from playwright.sync_api import sync_playwright
