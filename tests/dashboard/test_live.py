@@ -37,3 +37,24 @@ def test_a_new_highlight_arrives_live_and_its_progress_follows(
     page.locator("#h-live2").wait_for()
     assert page.locator("#h-live1").get_attribute("data-status") == "done"
     assert not witness.errors, witness.errors
+
+
+def test_a_search_typed_in_the_page_shows_only_the_matches_marked(
+    dashboard: DashboardProcess, broker: LocalBroker, page_and_witness: tuple[Any, Witness]
+) -> None:
+    page, witness = page_and_witness
+    publish_highlight(
+        broker.port,
+        highlight(id="worms", title="Worms turn the heap", takeaways=["Feed them peelings"]),
+    )
+    publish_highlight(broker.port, highlight(id="bread", title="Steam makes the crust"))
+    page.goto(dashboard.url)
+    page.locator("#h-bread").wait_for()
+    page.locator("#h-worms").wait_for()
+    page.get_by_label("Search").fill("peeling")
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_url("**q=peeling**")
+    assert page.locator("#highlights article.highlight").count() == 1
+    assert page.locator("#h-worms .takeaways mark").inner_text() == "peelings"
+    assert page.locator("#h-bread").count() == 0
+    assert not witness.errors, witness.errors
