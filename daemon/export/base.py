@@ -82,3 +82,11 @@ class AuthFailed(ExportError):
 
 class RateLimited(RetryLater):
     """429: wait what the server asked (or a default) and try again."""
+
+
+def clock(seconds: float) -> str:
+    """A time in an episode as people write it: 4:05, or 1:02:03."""
+    whole = max(0, int(seconds))
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

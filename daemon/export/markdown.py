@@ -19,7 +19,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from earmark.export.base import ExportItem, Rejected, TargetDown
+from earmark.export.base import ExportItem, Rejected, TargetDown, clock
 from earmark.store.highlights import Highlight
 
 START = "<!-- earmark:start · earmark rewrites what is between these two lines -->"
@@ -124,7 +124,7 @@ def render_highlights(item: ExportItem) -> str:
 
 
 def _one(h: Highlight, link: str | None, item: ExportItem) -> str:
-    at = _clock(h.quote_at if h.quote_at is not None else h.start)
+    at = clock(h.quote_at if h.quote_at is not None else h.start)
     where = item.link.rsplit("/", 1)[0] + f"/{h.id}" if item.link else None
     stamp = f"[{at}]({where})" if where else at
     lines = [
@@ -160,13 +160,6 @@ def _inline(text: str) -> str:
     for ch in "\\`*_[]<>|":
         text = text.replace(ch, "\\" + ch)
     return text
-
-
-def _clock(seconds: float) -> str:
-    whole = max(0, int(seconds))
-    h, rest = divmod(whole, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def _note_key(path: Path) -> str | None:

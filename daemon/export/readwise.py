@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from earmark.config.model import ReadwiseConfig
-from earmark.export.base import AuthFailed, ExportItem, Rejected, TargetDown
+from earmark.export.base import AuthFailed, ExportItem, Rejected, TargetDown, clock
 from earmark.export.http import request_json
 from earmark.store.highlights import Highlight
 
@@ -189,7 +189,7 @@ def highlight_text(h: Highlight) -> str:
         text = " ".join((text or "").split())
         if text:
             return text
-    return f"A moment at {_clock(h.start)}"
+    return f"A moment at {clock(h.start)}"
 
 
 def first_sentence(text: str) -> str:
@@ -256,10 +256,3 @@ def _iso_utc(moment: str) -> str | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).isoformat()
-
-
-def _clock(seconds: float) -> str:
-    whole = max(0, int(seconds))
-    h, rest = divmod(whole, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

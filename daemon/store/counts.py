@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from earmark.store.database import Database
+from earmark.store.exports import ExportBook
 
 
 def highlights(db: Database) -> int:
@@ -15,12 +16,7 @@ def jobs_waiting(db: Database) -> int:
 
 def exports(db: Database) -> dict[str, dict[str, object]]:
     """Per export target that has done anything: items held, and why it is parked."""
-    held = {
-        r[0]: int(r[1])
-        for r in db.query("SELECT target, count(*) FROM exports WHERE removed = 0 GROUP BY target")
-    }
-    parked = {
-        r[0]: r[1]
-        for r in db.query("SELECT target, parked FROM export_targets WHERE parked IS NOT NULL")
-    }
+    book = ExportBook(db)
+    held = book.counts()
+    parked = {target: why for target, (why, _) in book.parked().items()}
     return {t: {"items": held.get(t, 0), "parked": parked.get(t)} for t in sorted({*held, *parked})}
