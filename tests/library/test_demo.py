@@ -158,4 +158,6 @@ def test_whisper_tiny_hears_the_demo_show_text(served_demo: ServedDemo, demo_fol
     audio = decode_audio(str(demo_folder / episode.audio_file))[: int(recap * 16000)]
     segments, _ = model.transcribe(audio, beam_size=1, language="en")
     heard = " ".join(s.text for s in segments)
-    assert word_error_rate(" ".join(before), heard) < 0.06
+    # 0.03 to 0.063 measured on different x86 machines (int8 kernels differ per
+    # CPU); the garden recordings the pipeline tests use allow 0.15
+    assert word_error_rate(" ".join(before), heard) < 0.10, heard
