@@ -24,11 +24,11 @@ def earmark(config: Path, *args: str, timeout: float = 30) -> subprocess.Complet
 
 
 class Daemon:
-    def __init__(self, config: Path, log_path: Path) -> None:
+    def __init__(self, config: Path, log_path: Path, environ: dict[str, str] | None = None) -> None:
         self.config = config
         self.log_path = log_path
         self._log = log_path.open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**(os.environ if environ is None else environ), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "earmark", "-c", str(config), "run"],
             stdout=self._log,
