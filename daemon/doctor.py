@@ -2,6 +2,8 @@
 
 Each check says what is wrong and what to do. The hardware checks (input
 permissions, GPIO) come from the device adapters through the composition root.
+The earcon check plays a real sound through the configured output, unless the
+speaker is playing through it: doctor never talks over the listener.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from earmark.sync.mqtt import BrokerUnreachable, probe
 
 # how long the broker check waits for each step (connect, TLS, CONNACK)
 BROKER_TIMEOUT = 5.0
+# how long the test earcon (under half a second) may take to start and play
+EARCON_TIMEOUT = 10.0
 
 Check = Callable[[Config], str]  # returns what is fine; raises EarmarkError with what is not
 
@@ -61,6 +65,39 @@ def _mpv(cfg: Config) -> str:
     return f"libmpv loads; audio output {cfg.player.audio_output}" + (
         f" device {cfg.player.audio_device}" if cfg.player.audio_device else ""
     )
+
+
+def _earcon(cfg: Config) -> str:
+    """A real earcon through the configured output, with the mpv command; skipped
+    while the speaker plays, so the listener hears nothing of it."""
+    from earmark import control
+    from earmark.errors import NotRunningError
+
+    try:
+        speaker = control.request(cfg.socket_path, "status", timeout=5).get("player", {})
+    except NotRunningError:
+        speaker = None
+    if speaker is not None and speaker.get("status") == "playing":
+        return (
+            f"not played: the speaker is playing through {cfg.player.audio_output} now"
+            " (pause it and run doctor again to hear the test earcon)"
+        )
+    if shutil.which("mpv") is None:
+        raise DoctorWarning(
+            "cannot play a test earcon: the mpv command is missing (apt-get install mpv)"
+        )
+    from earmark.player.earcons import play_once
+
+    try:
+        return play_once(cfg.player, EARCON_TIMEOUT)
+    except EarmarkError as exc:
+        if speaker is None:
+            raise
+        # the paused speaker may hold a device that takes one client (hw:, BlueALSA)
+        raise DoctorWarning(
+            f"{exc}; the speaker is running and may hold the output: stop it"
+            " (systemctl stop earmark) and run doctor again"
+        ) from None
 
 
 def _tools(cfg: Config) -> str:
@@ -215,6 +252,7 @@ def _store(cfg: Config) -> str:
 def run(cfg: Config, out: Callable[[str], None], extra: tuple[tuple[str, Check], ...] = ()) -> int:
     checks: tuple[tuple[str, Check], ...] = (
         ("mpv", _mpv),
+        ("earcon", _earcon),
         ("ffmpeg", _tools),
         ("broker", _broker),
         ("data", _data_dir),

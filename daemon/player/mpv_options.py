@@ -1,5 +1,6 @@
-"""The options of every mpv earmark opens: the player's, the earcons' and the
-device listing's start from the same audio-only set.
+"""The options of every mpv earmark opens: the player's, the earcons', the
+device listing's and doctor's test earcon (the mpv command) start from the same
+audio-only set.
 
 Plain dictionaries of python-mpv keyword options; nothing here imports mpv.
 """
@@ -32,6 +33,20 @@ def audio_only_options(config: PlayerConfig, client_name: str) -> dict[str, Any]
     if config.audio_device:
         options["audio_device"] = config.audio_device
     return options
+
+
+def command_line(config: PlayerConfig, client_name: str) -> list[str]:
+    """The audio-only set as ``mpv`` command arguments, for a command that plays
+    its file and exits (not idle) and reads no keys."""
+    options = audio_only_options(config, client_name)
+    options.update({"idle": False, "terminal": True, "input_terminal": False})
+    return [f"--{key.replace('_', '-')}={_argument(value)}" for key, value in options.items()]
+
+
+def _argument(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def podcast_options(
