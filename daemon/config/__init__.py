@@ -18,4 +18,8 @@ def load(path: "str | Path | None" = None) -> Config:
     if named:
         return load_file(Path(named), Config, named_by="$EARMARK_CONFIG")
     candidate = default_config_path()
-    return load_file(candidate, Config) if candidate.exists() else Config()
+    try:
+        present = candidate.exists()
+    except OSError:  # a folder above it this user may not enter: reading it says so
+        present = True
+    return load_file(candidate, Config) if present else Config()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import os
+import pwd
 import types
 import typing
 from pathlib import Path
@@ -39,8 +41,17 @@ def load_file(path: Path, schema: type[T], named_by: str | None = None) -> T:
         else:
             message = "file not found; copy config/earmark.example.yaml"
         raise ConfigError(str(path), message) from None
+    except PermissionError:
+        message = (
+            f"cannot read: permission denied to {_user()}; make it readable by the user"
+            " earmark runs as (e.g. chgrp earmark, chmod 640), the folders above it too"
+        )
+        raise ConfigError(str(path), message) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "is a folder; name the config file in it") from None
     except OSError as exc:
-        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+        message = f"cannot read: {exc.strerror}; check the file and the disk it is on"
+        raise ConfigError(str(path), message) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -48,6 +59,13 @@ def load_file(path: Path, schema: type[T], named_by: str | None = None) -> T:
         message = f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
         raise ConfigError(str(path), message, line=line) from None
     return load_text(text, schema, str(path))
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
 
 
 def load_text(text: str, schema: type[T], origin: str = "<config>") -> T:
