@@ -212,13 +212,7 @@ class Speaker:
 
     def on_input(self, event: InputEvent) -> None:
         """An input adapter's thread: hand over to the loop."""
-        self.on_loop(self._act, event)
-
-    def _act(self, event: InputEvent) -> None:
-        try:
-            self.commands.act(event)
-        except EarmarkError as exc:
-            log.warning("input %s from %s refused: %s", event.action, event.source, exc)
+        self.on_loop(self.commands.press, event)
 
 
 async def _serve(config: Config) -> int:

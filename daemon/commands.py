@@ -10,10 +10,12 @@ exactly the parts it drives, never the whole speaker.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from earmark.actions import Action, InputEvent
+from earmark.errors import EarmarkError
 from earmark.library.service import Library
 from earmark.payloads import CommandError, check_command
 from earmark.playback import Playback
@@ -24,6 +26,8 @@ from earmark.store.jobs import Job, JobQueue
 from earmark.sync.relay import resync
 
 __all__ = ["Answer", "CommandError", "Commands", "Reply", "job_listing"]
+
+log = logging.getLogger(__name__)
 
 Reply = dict[str, Any]
 # a command that reaches the network (subscribe, refresh) answers when it is done
@@ -96,6 +100,14 @@ class Commands:
         """``run``, waiting for a command that answers later."""
         reply = self.run(name, args, source)
         return await reply if inspect.isawaitable(reply) else reply
+
+    def press(self, event: InputEvent) -> None:
+        """An input's action (a button, a headphone key): nobody waits for an answer,
+        so a refusal is a log line."""
+        try:
+            self.act(event)
+        except EarmarkError as exc:
+            log.warning("input %s from %s refused: %s", event.action, event.source, exc)
 
     def act(self, event: InputEvent) -> Reply:
         """Carry out one listener action from any input."""
