@@ -119,6 +119,10 @@ class MpvCore:
     def set(self, name: str, value: object) -> None:
         self._call(name, lambda instance: setattr(instance, name, value))
 
+    def get(self, name: str) -> object:
+        """A property's value now; None when mpv failed it or is being rebuilt."""
+        return self._call(name, lambda instance: getattr(instance, name))
+
     def loadfile(self, source: str, options: list[str], *, fast_seek: bool) -> int | None:
         """Replace what plays with ``source``; mpv's playlist entry id of it."""
         self._last_error_line = ""

@@ -139,6 +139,8 @@ class Player:
         self._silence = SilenceSkipper() if config.skip_silence else None
         self._silence_factor = 1.0
         self._applied_speed: float | None = self._speed
+        # the output device in use instead of the configured one (None: the configured)
+        self._device: str | None = None
         # held while the core starts, so its first events wait for ``self._core``
         with self._lock:
             self._core = MpvCore(
@@ -256,6 +258,18 @@ class Player:
             out = self._state_changed()
         run_deferred(out)
 
+    def use_audio_device(self, device: str | None) -> None:
+        """Sound through ``device`` from now on (None: the configured one), also after
+        mpv is rebuilt; what plays goes on, paused or not, where it was."""
+        with self._lock:
+            self._device = device
+            self._core.set("audio_device", device or self._config.audio_device or "auto")
+
+    def audio_device(self) -> str | None:
+        """The device mpv sounds through now, as mpv says (None if it cannot say)."""
+        device = self._core.get("audio_device")
+        return str(device) if device else None
+
     def _set_paused(self, paused: bool) -> None:
         with self._lock:
             load = self._load
@@ -321,7 +335,7 @@ class Player:
     # --- loading ----------------------------------------------------------------
 
     def _mpv_options(self) -> dict[str, Any]:
-        return podcast_options(
+        options = podcast_options(
             self._config,
             volume=self._volume,
             speed=self._speed,
@@ -329,6 +343,9 @@ class Player:
             cache_megabytes=self._cache_megabytes,
             skip_silence=self._silence is not None,
         )
+        if self._device:
+            options["audio_device"] = self._device
+        return options
 
     def _start_load(self) -> None:
         """Ask mpv to load ``self._load`` from its start, replacing what plays."""
