@@ -29,7 +29,7 @@ from earmark.device.systemd import SystemdNotifier
 from earmark.errors import EarmarkError
 from earmark.export.service import Exports
 from earmark.library.service import Library
-from earmark.playback import Feedback, Playback, PlayWhenStocked
+from earmark.playback import Feedback, FollowHeadset, Playback, PlayWhenStocked
 from earmark.player.mpv_player import audio_devices
 from earmark.runtime import fewer_malloc_arenas
 from earmark.single_instance import InstanceLock
@@ -154,6 +154,7 @@ class Speaker:
             WorkerWake(self.worker, self.lookahead),
             Feedback(self.playback),
             PlayWhenStocked(self.playback),
+            FollowHeadset(self.playback),
             self.status,
             self.systemd,
             self.exports,
@@ -183,7 +184,7 @@ class Speaker:
         if self.inputs.light is not None:
             self.register(LightPolicy(self.inputs.light))
         self.inputs.start()
-        watch = headset_watch(self.config.player.bluetooth_headset)  # reconnects it
+        watch = headset_watch(self.config.player.bluetooth_headset, self.bus.emit)
         self._tasks = [
             loop.create_task(c) for c in (self.library.run(self.playback.autoplay_at_start), *watch)
         ]

@@ -81,8 +81,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _format_status(status: dict[str, Any]) -> str:
     player = status.get("player", {})
+    why = f" ({player['paused_for']})" if player.get("paused_for") else ""  # not by the listener
     lines = [
-        f"player:     {player.get('status')} {player.get('episode') or ''}".rstrip(),
+        f"player:     {player.get('status')}{why} {player.get('episode') or ''}".rstrip(),
         f"position:   {player.get('position', 0):.1f}s of {player.get('duration') or 0:.1f}s",
         f"mqtt:       {'connected' if status.get('mqtt_connected') else 'not connected'}"
         f" (outbox waiting: {status.get('outbox_pending', 0)})",

@@ -140,6 +140,23 @@ class BrokerDisconnected(Event):
 
 
 @dataclass(frozen=True)
+class HeadsetConnected(Event):
+    """The configured Bluetooth headset is connected: at start, or back again."""
+
+    name: ClassVar[str] = "headset_connected"
+    address: str
+
+
+@dataclass(frozen=True)
+class HeadsetAway(Event):
+    """The configured headset is not connected (switched off, out of range, not
+    back yet): said at start and whenever it goes."""
+
+    name: ClassVar[str] = "headset_away"
+    address: str
+
+
+@dataclass(frozen=True)
 class JobStarted(Event):
     name: ClassVar[str] = "job_started"
     job_id: int

@@ -7,6 +7,10 @@ not connected, asks BlueZ to connect it: at once on a change, then again after
 a backoff that doubles up to ``longest`` (a headset that is switched off never
 says so; it just stops answering). When bluetoothd or the bus is away, it
 opens them again with the same backoff. Nothing here ends the speaker.
+
+It announces what it sees: ``HeadsetConnected`` or ``HeadsetAway`` on its first
+look and whenever that changes; what playback does about it is a listener's
+business (``earmark.playback.FollowHeadset``).
 """
 
 from __future__ import annotations
@@ -19,19 +23,23 @@ from typing import Any
 
 from earmark.device.bluetooth import BluetoothError, Headphones, open_bluez
 from earmark.errors import EarmarkError
+from earmark.events import Event, HeadsetAway, HeadsetConnected
 
 log = logging.getLogger(__name__)
 
 Opener = Callable[[], Awaitable[Headphones]]
+Announce = Callable[[Event], None]
 
 
 async def keep_connected(
     address: str,
+    announce: Announce,
     open_headphones: Opener = open_bluez,
     first: float = 1.0,
     longest: float = 60.0,
 ) -> None:
-    """Run until cancelled: keep the headset at ``address`` connected."""
+    """Run until cancelled: keep the headset at ``address`` connected, and
+    ``announce`` whether it is."""
     address = address.upper()
     delay = first
     while True:
@@ -41,7 +49,7 @@ async def keep_connected(
             log.warning("bluetooth unavailable headset=%s retry_in=%gs: %s", address, delay, exc)
         else:
             try:
-                await _watch(headphones, address, first, longest)
+                await _watch(headphones, address, first, longest, announce)
             except EarmarkError as exc:  # the bus went away under us: open it again
                 log.warning("bluetooth watch lost headset=%s: %s", address, exc)
             finally:
@@ -50,7 +58,9 @@ async def keep_connected(
         delay = min(delay * 2, longest)
 
 
-async def _watch(headphones: Headphones, address: str, first: float, longest: float) -> None:
+async def _watch(
+    headphones: Headphones, address: str, first: float, longest: float, announce: Announce
+) -> None:
     wake = asyncio.Event()
     headphones.on_change(lambda changed: wake.set() if changed == address else None)
     delay = first
@@ -62,6 +72,7 @@ async def _watch(headphones: Headphones, address: str, first: float, longest: fl
         if connected != was_connected:
             log.info("headset %s address=%s", "connected" if connected else "away", address)
             was_connected = connected
+            announce(HeadsetConnected(address) if connected else HeadsetAway(address))
         wait = longest  # connected or unknown: a look now and then notices a lost bus
         if connected:
             delay = first
@@ -76,7 +87,7 @@ async def _watch(headphones: Headphones, address: str, first: float, longest: fl
             await asyncio.wait_for(wake.wait(), wait)
 
 
-def headset_watch(headset: str | None) -> tuple[Coroutine[Any, Any, None], ...]:
+def headset_watch(headset: str | None, announce: Announce) -> tuple[Coroutine[Any, Any, None], ...]:
     """What the speaker runs for its configured headset (``player.bluetooth_headset``):
-    the reconnect loop, or nothing."""
-    return (keep_connected(headset),) if headset else ()
+    the reconnect loop that announces it coming and going, or nothing."""
+    return (keep_connected(headset, announce),) if headset else ()

@@ -135,6 +135,9 @@ class PlayerConfig:
     # a paired Bluetooth headset (AA:BB:CC:DD:EE:FF) that the speaker reconnects
     # whenever it comes back (`earmark headphones pair` pairs it)
     bluetooth_headset: str | None = None
+    # where to play on while that headset is away (e.g. "alsa/plughw:0,0", the
+    # Pi's jack); None = pause until it comes back
+    fallback_audio_device: str | None = None
 
     def __post_init__(self) -> None:
         if self.bluetooth_headset is not None:
@@ -145,6 +148,20 @@ class PlayerConfig:
                     f"'{self.bluetooth_headset}' is no address like AA:BB:CC:DD:EE:FF",
                 )
             object.__setattr__(self, "bluetooth_headset", headset)
+        if self.fallback_audio_device is not None:
+            if self.bluetooth_headset is None:
+                raise OptionError(
+                    "fallback_audio_device", "is used only with bluetooth_headset; set that"
+                )
+            if not self.fallback_audio_device.strip():
+                raise OptionError(
+                    "fallback_audio_device", "is empty; leave it out to pause instead"
+                )
+            if self.fallback_audio_device == self.audio_device:
+                raise OptionError(
+                    "fallback_audio_device",
+                    "is audio_device itself; name the output to play on while the headset is away",
+                )
         choose(self, "audio_output", AudioOutput)
         at_least("skip_back", self.skip_back, 0)
         at_least("skip_forward", self.skip_forward, 0)

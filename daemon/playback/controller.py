@@ -53,6 +53,10 @@ EARCONS = {"snip": Earcon.SNIP_SAVED, "error": Earcon.ERROR, "startup": Earcon.S
 # `listen` answers once its episode plays or cannot (a stream is tried a few times);
 # an episode still loading after this is answered as starting
 LISTEN_WAIT = 30.0
+# what the listener does to play, pause or stop: a pause earmark made is theirs then
+PLAY_OR_PAUSE = frozenset(
+    {Action.PLAY, Action.PAUSE, Action.PLAY_PAUSE, Action.STOP, Action.NEXT, Action.PREVIOUS}
+)
 
 
 class Playback:
@@ -82,6 +86,9 @@ class Playback:
         # the source a `listen` waits for, and why the player gave it up, if it did
         self._listening: str | None = None
         self._listen_failed: str | None = None
+        # why earmark paused what plays (not the listener: the headset went away);
+        # anything the listener plays, pauses or chooses since makes it theirs
+        self.held: str | None = None
 
     def start(self) -> None:
         events = PlayerEvents(
@@ -108,6 +115,7 @@ class Playback:
     def play_episode(self, episode: StoredEpisode, start: float | None = None) -> None:
         player = self._ready()
         self.reel = None
+        self.held = None
         self.nothing_to_play = None
         if start is None:
             start = self.catalog.position(episode.id)
@@ -244,6 +252,7 @@ class Playback:
     # -- highlight reels --------------------------------------------------------
     def play_highlights(self, highlights: list[Highlight]) -> str:
         player = self._ready()
+        self.held = None
         windows = []
         for h in sorted(highlights, key=lambda h: h.pressed_at):
             episode = self.catalog.episode(h.episode_id) if h.episode_id else None
@@ -316,6 +325,8 @@ class Playback:
     # -- the listener's actions -------------------------------------------------
     def act(self, action: Action) -> str:
         player = self._ready()
+        if action in PLAY_OR_PAUSE:
+            self.held = None
         if action in (Action.PLAY, Action.PLAY_PAUSE) and not player.snapshot().source:
             self._play_something()
             return action.value
@@ -373,8 +384,40 @@ class Playback:
 
     def _fall_asleep(self) -> None:
         log.info("sleep timer: pausing")
+        self.held = None
         if self.player is not None:
             self.player.pause()
+
+    # -- where it sounds ---------------------------------------------------------
+    def hold(self, why: str) -> bool:
+        """Pause what plays (or loads) for ``why``, which is not the listener's doing;
+        True if something was playing. ``release(why)`` plays it on."""
+        if self.player is None or self.snapshot().status not in (Status.PLAYING, Status.LOADING):
+            return False
+        self.player.pause()  # saves the position, as every pause does
+        self.held = why
+        return True
+
+    def release(self, why: str) -> bool:
+        """Play on what ``hold(why)`` paused, unless the listener has played, paused or
+        chosen something since; True if it plays on."""
+        if self.held != why or self.player is None:
+            return False
+        self.held = None
+        self.player.resume()
+        return True
+
+    def use_audio_device(self, device: str | None) -> None:
+        """Sound through ``device`` from now on, earcons too (None: the configured one)."""
+        self._ready().use_audio_device(device)
+        if self.earcons is not None:
+            self.earcons.close()  # the next earcon opens its mpv on ``device``
+            settings = self.settings
+            if device:
+                settings = dataclasses.replace(
+                    settings, audio_device=device, fallback_audio_device=None
+                )
+            self.earcons = Earcons(settings, self.config.data_dir / "earcons")
 
     def _ready(self) -> Player:
         if self.player is None:
@@ -431,6 +474,8 @@ class Playback:
             "highlight_reel": self.reel is not None,
             "error": state.error,
             "nothing_to_play": self.nothing_to_play,
+            "paused_for": self.held if state.status == Status.PAUSED else None,
+            "audio_device": self.player.audio_device() if self.player else None,
         }
 
     def _queue_length(self) -> int:

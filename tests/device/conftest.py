@@ -1,4 +1,5 @@
-"""Device fixtures: gpiozero's MockFactory, and headphones fed through FIFOs.
+"""Device fixtures: gpiozero's MockFactory, headphones fed through FIFOs, and a
+stand-in bluetoothd on a private dbus-daemon (``bus``, ``bluez``).
 
 This kernel has no uinput, so a "headset" here is a FIFO in a temporary input folder;
 the test writes real ``struct input_event`` records into it and the very same reader
@@ -9,7 +10,9 @@ for ``evdev.InputDevice`` (which would ask the kernel for the name by ioctl).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +35,27 @@ from earmark.device import Inputs, build_inputs
 from earmark.device.evdev_io import encode
 
 from ..support import wait_for
+from .bluez_standin import PrivateBus, StandInBluez
+
+
+@pytest.fixture
+def bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private dbus-daemon that ``$DBUS_SYSTEM_BUS_ADDRESS`` names (for this
+    process and the daemons it starts): its address."""
+    # a short folder: a unix socket's path must fit in 108 bytes
+    folder = Path(tempfile.mkdtemp(prefix="bz-"))
+    private = PrivateBus(folder)
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", private.address)
+    yield private.address
+    private.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def bluez(bus: str) -> Iterator[StandInBluez]:
+    standin = StandInBluez(bus)
+    yield standin
+    standin.close()
 
 
 @pytest.fixture

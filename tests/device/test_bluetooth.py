@@ -7,41 +7,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import tempfile
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from earmark.device.bluetooth import BluetoothError, FakeHeadphones, Headset
 from earmark.device.headphones_cli import add_commands, check_headset
 from earmark.device.reconnect import keep_connected
+from earmark.events import Event, HeadsetAway, HeadsetConnected
 
 from ..support import wait_for
-from .bluez_standin import PrivateBus, StandInBluez
+from .bluez_standin import StandInBluez
 
 pytestmark = pytest.mark.skipif(not shutil.which("dbus-daemon"), reason="needs dbus-daemon")
 
 BUDS = "AA:BB:CC:DD:EE:01"
-
-
-@pytest.fixture
-def bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    # a short folder: a unix socket's path must fit in 108 bytes
-    folder = Path(tempfile.mkdtemp(prefix="bz-"))
-    private = PrivateBus(folder)
-    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", private.address)
-    yield private.address
-    private.close()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def bluez(bus: str) -> Iterator[StandInBluez]:
-    standin = StandInBluez(bus)
-    yield standin
-    standin.close()
 
 
 def earmark_headphones(*argv: str) -> None:
@@ -163,9 +143,11 @@ def test_the_doctor_passes_a_box_without_bluetooth_that_needs_none(bus: str) -> 
 
 
 class Watcher:
-    """``keep_connected`` on a loop of its own, as the speaker would run it."""
+    """``keep_connected`` on a loop of its own, as the speaker would run it;
+    ``announced`` is what it told the speaker."""
 
     def __init__(self, address: str) -> None:
+        self.announced: list[Event] = []
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=asyncio.run, args=(self._run(address),))
@@ -174,7 +156,9 @@ class Watcher:
 
     async def _run(self, address: str) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        task = asyncio.create_task(keep_connected(address, first=0.05, longest=0.4))
+        task = asyncio.create_task(
+            keep_connected(address, self.announced.append, first=0.05, longest=0.4)
+        )
         await self._stop.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -200,6 +184,24 @@ def test_the_headset_is_reconnected_when_it_comes_back(bluez: StandInBluez) -> N
         running.stop()
 
 
+def test_the_watch_announces_the_headset_going_and_coming_back(bluez: StandInBluez) -> None:
+    buds = bluez.known(BUDS, paired=True, trusted=True, connected=True)
+    running = Watcher(BUDS)
+    try:
+        wait_for(lambda: running.announced, timeout=10, what="the first look")
+        assert running.announced == [HeadsetConnected(BUDS)]
+        bluez.vanish(BUDS)
+        wait_for(lambda: len(running.announced) >= 2, timeout=10, what="the headset away")
+        assert running.announced[1] == HeadsetAway(BUDS)
+        bluez.come_back(BUDS)
+        wait_for(lambda: buds.connected, timeout=10, what="the headset reconnected")
+        wait_for(lambda: len(running.announced) >= 3, timeout=10, what="the headset back")
+    finally:
+        running.stop()
+    # each change once: a look that finds nothing new says nothing
+    assert running.announced == [HeadsetConnected(BUDS), HeadsetAway(BUDS), HeadsetConnected(BUDS)]
+
+
 def test_a_switched_off_headset_is_tried_again_until_it_answers(bluez: StandInBluez) -> None:
     buds = bluez.known(BUDS, paired=True, trusted=True, connected=False)
     bluez.reachable = False
@@ -220,7 +222,9 @@ def test_the_fake_headphones_serve_the_watcher_where_there_is_no_bluetooth() -> 
         async def opened() -> FakeHeadphones:
             return fake
 
-        task = asyncio.create_task(keep_connected(BUDS, opened, first=0.01, longest=0.1))
+        task = asyncio.create_task(
+            keep_connected(BUDS, lambda e: None, opened, first=0.01, longest=0.1)
+        )
         while not fake.devices[BUDS].connected:
             await asyncio.sleep(0.01)
         task.cancel()
