@@ -80,3 +80,18 @@ def test_commands_while_mpv_restarts_are_skipped_not_raised(make_player, garden_
     wait_for(lambda: player.restarts == 1, timeout=5, what="a rebuilt mpv")
     player.play(str(garden_episode.path), start=3.0)
     assert wait_playing_past(player, 3.2).speed == 2
+
+
+def test_an_output_chosen_while_playing_outlives_a_rebuild(make_player, garden_episode):
+    headset = "alsa/bluealsa:DEV=AA:BB:CC:DD:EE:01,PROFILE=a2dp"
+    player = make_player(audio_device=headset, player_watchdog_interval=0.2)
+    player.play(str(garden_episode.path), start=10.0)
+    before = wait_playing_past(player, 10.2)
+    player.use_audio_device("alsa/plughw:0,0")  # the headset went away: the jack
+    assert player.audio_device() == "alsa/plughw:0,0"
+    wait_playing_past(player, before.position + 0.5)  # it plays on, through the jack
+    player._core.command("quit")
+    wait_for(lambda: player.restarts == 1, timeout=5, what="a rebuilt mpv")
+    wait_for(lambda: player.audio_device() == "alsa/plughw:0,0", what="the jack again")
+    player.use_audio_device(None)  # the headset is back
+    assert player.audio_device() == headset
