@@ -24,48 +24,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .daemon_process import Daemon, earmark
+from .daemon_process import Daemon, Systemd, earmark
 from .support import wait_for
 
 F_SETPIPE_SZ = 1031  # fcntl.h; Python 3.11's fcntl does not name it
-
-
-class Systemd:
-    """The notify socket systemd would give, and what arrives on it, with when."""
-
-    def __init__(self, path: Path, watchdog_seconds: float) -> None:
-        self.path = path
-        self.watchdog_seconds = watchdog_seconds
-        self.received: list[tuple[float, str]] = []
-        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._socket.bind(str(path))
-        self._socket.settimeout(0.2)
-        self._open = True
-        threading.Thread(target=self._listen, daemon=True).start()
-
-    def environ(self) -> dict[str, str]:
-        usec = str(int(self.watchdog_seconds * 1e6))
-        return {**os.environ, "NOTIFY_SOCKET": str(self.path), "WATCHDOG_USEC": usec}
-
-    def _listen(self) -> None:
-        while self._open:
-            try:
-                message = self._socket.recv(4096).decode()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.received.append((time.monotonic(), message))
-
-    def pings(self) -> list[float]:
-        return [at for at, message in list(self.received) if message == "WATCHDOG=1"]
-
-    def ready(self) -> bool:
-        return any(m.startswith("READY=1") for _, m in list(self.received))
-
-    def close(self) -> None:
-        self._open = False
-        self._socket.close()
 
 
 class Journal:
