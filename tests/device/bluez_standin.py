@@ -3,12 +3,22 @@
 ``org.bluez`` with ObjectManager at ``/`` (dbus-fast answers GetManagedObjects and
 sends InterfacesAdded/InterfacesRemoved as objects come and go), an
 ``org.bluez.Adapter1`` at ``/org/bluez/hci0`` and ``org.bluez.Device1`` objects at
-``/org/bluez/hci0/dev_AA_BB_...``. It runs its own asyncio loop on a thread; a test
-sets it up and flips its switches from the test's thread:
+``/org/bluez/hci0/dev_AA_BB_...``, and ``org.bluez.AgentManager1`` at ``/org/bluez``
+(an agent per connection, BlueZ's errors; unlike bluetoothd it keeps an agent whose
+owner hung up, so a client that forgets UnregisterAgent shows in ``agents``). It
+runs its own asyncio loop on a thread; a test sets it up and flips its switches
+from the test's thread:
 
 - ``nearby(address)``: a headset in pairing mode, which shows up once discovery runs
-  (one that is not nearby never shows up);
-- ``pairing_fails``: Pair answers org.bluez.Error.AuthenticationFailed;
+  (one that is not nearby never shows up); ``asks="pin"`` (legacy pairing: Pair asks
+  the agent of Pair's caller, else the default agent, for the PIN over D-Bus, and
+  fails with AuthenticationFailed when it is not ``pin`` or there is no agent, with
+  AuthenticationRejected when the agent says Rejected), ``asks="confirm"`` (Secure
+  Simple Pairing: RequestConfirmation, the same errors), ``asks="cancel"`` (the
+  headset gives up: the agent's Cancel, then AuthenticationCanceled);
+- ``stranger``: an address; before asking about the headset, Pair asks the agent to
+  confirm, authorise and allow a service for that device; ``stranger_answers``
+  holds the error name (or "ok") of each;
 - ``reachable``: False and Connect answers org.bluez.Error.Failed (switched off);
 - ``vanish(address)`` / ``come_back(address)``: Connected goes false and the object
   is removed; it is added again, paired and trusted, not connected.
@@ -24,7 +34,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from dbus_fast import BusType, DBusError, PropertyAccess
+from dbus_fast import BusType, DBusError, Message, MessageType, PropertyAccess
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusBool, DBusObjectPath, DBusSignature, DBusStr
 from dbus_fast.service import ServiceInterface, dbus_property, method
@@ -32,6 +42,17 @@ from dbus_fast.service import ServiceInterface, dbus_property, method
 # (no "-> None" on the D-Bus methods: dbus-fast reads return annotations as signatures)
 A2DP_SINK = "0000110b-0000-1000-8000-00805f9b34fb"
 ADAPTER_PATH = "/org/bluez/hci0"
+AGENT = "org.bluez.Agent1"
+AGENT_MANAGER = "org.bluez.AgentManager1"
+CAPABILITIES = {
+    "",
+    "DisplayOnly",
+    "DisplayYesNo",
+    "KeyboardOnly",
+    "NoInputNoOutput",
+    "KeyboardDisplay",
+}
+PASSKEY = 123456
 DBusStrings = Annotated[list[str], DBusSignature("as")]
 T = TypeVar("T")
 
@@ -75,10 +96,19 @@ def device_path(address: str) -> str:
 
 
 class Device(ServiceInterface):
-    def __init__(self, standin: StandInBluez, address: str, name: str, icon: str) -> None:
+    def __init__(
+        self,
+        standin: StandInBluez,
+        address: str,
+        name: str,
+        icon: str,
+        asks: str | None = None,
+        pin: str = "0000",
+    ) -> None:
         super().__init__("org.bluez.Device1")
         self.standin = standin
         self.address, self.alias, self.icon = address, name, icon  # .name is the interface's
+        self.asks, self.pin = asks, pin
         self.paired = self.trusted = self.connected = False
         self.calls: list[str] = []
 
@@ -88,10 +118,13 @@ class Device(ServiceInterface):
         self.emit_properties_changed(values)
 
     @method()
-    def Pair(self):  # noqa: N802 (BlueZ's names)
+    async def Pair(self):  # noqa: N802 (BlueZ's names)
+        caller = self.standin.pair_callers.pop(0)  # noted as the call came in
         self.calls.append("Pair")
         if self.standin.pairing_fails:
             raise DBusError("org.bluez.Error.AuthenticationFailed", "Authentication Failed")
+        if self.asks is not None:
+            await self.standin.authenticate(self, caller)
         self.change(Paired=True)
 
     @method()
@@ -194,6 +227,42 @@ class Adapter(ServiceInterface):
         self.emit_properties_changed({"Powered": value})
 
 
+class AgentManager(ServiceInterface):
+    """``org.bluez.AgentManager1``: one agent per connection, as bluetoothd keeps them."""
+
+    def __init__(self, standin: StandInBluez) -> None:
+        super().__init__(AGENT_MANAGER)
+        self.standin = standin
+
+    @method()
+    def RegisterAgent(self, agent: DBusObjectPath, capability: DBusStr):  # noqa: N802
+        caller = self.standin.caller
+        if capability not in CAPABILITIES:
+            raise DBusError("org.bluez.Error.InvalidArguments", "Invalid Arguments")
+        if caller in self.standin.agents:
+            raise DBusError("org.bluez.Error.AlreadyExists", "Already Exists")
+        self.standin.agents[caller] = (agent, capability)
+        self.standin.agent_calls.append("RegisterAgent")
+
+    @method()
+    def UnregisterAgent(self, agent: DBusObjectPath):  # noqa: N802
+        caller = self.standin.caller
+        if self.standin.agents.get(caller, ("",))[0] != agent:
+            raise DBusError("org.bluez.Error.DoesNotExist", "No such Agent")
+        del self.standin.agents[caller]
+        if self.standin.default_agent == caller:
+            self.standin.default_agent = None
+        self.standin.agent_calls.append("UnregisterAgent")
+
+    @method()
+    def RequestDefaultAgent(self, agent: DBusObjectPath):  # noqa: N802
+        caller = self.standin.caller
+        if self.standin.agents.get(caller, ("",))[0] != agent:
+            raise DBusError("org.bluez.Error.DoesNotExist", "Does Not Exist")
+        self.standin.default_agent = caller
+        self.standin.agent_calls.append("RequestDefaultAgent")
+
+
 class StandInBluez:
     """bluetoothd as far as earmark can tell, on ``bus_address``."""
 
@@ -201,6 +270,14 @@ class StandInBluez:
         self.bus_address = bus_address
         self.pairing_fails = False
         self.reachable = True
+        self.stranger: str | None = None
+        self.stranger_answers: dict[str, str] = {}
+        self.agents: dict[str, tuple[str, str]] = {}  # caller's unique name: path, capability
+        self.default_agent: str | None = None
+        self.agent_calls: list[str] = []  # AgentManager1 calls that succeeded
+        self.agent_asked: list[str] = []  # what the headset asked an agent, and the answer
+        self.caller = ""  # who called the AgentManager1 method that is running
+        self.pair_callers: list[str] = []  # who called each Pair, in order
         self.nearby_addresses: list[str] = []
         self.waiting: dict[str, Device] = {}  # nearby, not yet found by a scan
         self.devices: dict[str, Device] = {}  # exported
@@ -209,13 +286,82 @@ class StandInBluez:
         self._thread.start()
         self.bus: MessageBus = self.call(self._connect)
         self.adapter = Adapter(self)
+        self.agent_manager = AgentManager(self)
+        self.call(lambda: self.bus.export("/org/bluez", self.agent_manager))
         if adapter:
             self.call(lambda: self.bus.export(ADAPTER_PATH, self.adapter))
 
     async def _connect(self) -> MessageBus:
         bus = await MessageBus(bus_address=self.bus_address, bus_type=BusType.SYSTEM).connect()
+        bus.add_message_handler(self._note_caller)
         await bus.request_name("org.bluez")
         return bus
+
+    def _note_caller(self, message: Message) -> None:
+        """Who calls: a method's body cannot see it. dbus-fast runs this handler first,
+        then the method (AgentManager1's at once; Pair's coroutine starts later, so
+        its callers queue up in order)."""
+        if message.message_type != MessageType.METHOD_CALL:
+            return
+        if message.interface == AGENT_MANAGER:
+            self.caller = message.sender or ""
+        elif message.interface == "org.bluez.Device1" and message.member == "Pair":
+            self.pair_callers.append(message.sender or "")
+
+    async def authenticate(self, device: Device, caller: str) -> None:
+        """What bluetoothd does when the headset wants a PIN or a yes: ask the agent of
+        Pair's caller, else the default agent; raise BlueZ's error when that fails."""
+        owner = caller if caller in self.agents else self.default_agent
+        if owner is None:
+            self.agent_asked.append("no agent")
+            raise DBusError("org.bluez.Error.AuthenticationFailed", "Authentication Failed")
+        path, _ = self.agents[owner]
+        if self.stranger is not None:
+            other = device_path(self.stranger)
+            for member, signature, body in (
+                ("RequestConfirmation", "ou", [other, PASSKEY]),
+                ("RequestAuthorization", "o", [other]),
+                ("AuthorizeService", "os", [other, A2DP_SINK]),
+            ):
+                reply = await self._ask(owner, path, member, signature, body)
+                self.stranger_answers[member] = reply.error_name or "ok"
+        if device.asks == "cancel":
+            await self._ask(owner, path, "Cancel", "", [])
+            self.agent_asked.append("Cancel")
+            raise DBusError("org.bluez.Error.AuthenticationCanceled", "Authentication Canceled")
+        here = device_path(device.address)
+        if device.asks == "pin":
+            member, reply = (
+                "RequestPinCode",
+                await self._ask(owner, path, "RequestPinCode", "o", [here]),
+            )
+        else:
+            member = "RequestConfirmation"
+            reply = await self._ask(owner, path, member, "ou", [here, PASSKEY])
+        answer = reply.error_name or "ok"
+        self.agent_asked.append(f"{member}: {answer}")
+        if reply.error_name == "org.bluez.Error.Rejected":
+            raise DBusError("org.bluez.Error.AuthenticationRejected", "Authentication Rejected")
+        if reply.error_name is not None:
+            raise DBusError("org.bluez.Error.AuthenticationFailed", "Authentication Failed")
+        if device.asks == "pin" and reply.body != [device.pin]:
+            raise DBusError("org.bluez.Error.AuthenticationFailed", "Authentication Failed")
+
+    async def _ask(
+        self, owner: str, path: str, member: str, signature: str, body: list[Any]
+    ) -> Message:
+        reply = await self.bus.call(
+            Message(
+                destination=owner,
+                path=path,
+                interface=AGENT,
+                member=member,
+                signature=signature,
+                body=body,
+            )
+        )
+        assert reply is not None
+        return reply
 
     @property
     def devices_by_path(self) -> dict[str, Device]:
@@ -237,14 +383,26 @@ class StandInBluez:
 
     # what a test sets up and flips
 
-    def nearby(self, address: str, name: str = "Tour Buds", icon: str = "audio-headset") -> None:
-        self.waiting[address] = Device(self, address, name, icon)
+    def nearby(
+        self,
+        address: str,
+        name: str = "Tour Buds",
+        icon: str = "audio-headset",
+        asks: str | None = None,
+        pin: str = "0000",
+    ) -> None:
+        self.waiting[address] = Device(self, address, name, icon, asks, pin)
         self.nearby_addresses.append(address)
 
     def known(
-        self, address: str, name: str = "Tour Buds", icon: str = "audio-headset", **state: bool
+        self,
+        address: str,
+        name: str = "Tour Buds",
+        icon: str = "audio-headset",
+        asks: str | None = None,
+        **state: bool,
     ) -> Device:
-        device = Device(self, address, name, icon)
+        device = Device(self, address, name, icon, asks)
         for key, value in state.items():
             setattr(device, key, value)
         self.waiting[address] = device
