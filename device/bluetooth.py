@@ -4,8 +4,9 @@ A system service cannot use the desktop's PipeWire to reach a headset; BlueALSA
 plays to it once BlueZ has it connected, and this module gets it connected. It
 talks to bluetoothd on the system bus (``$DBUS_SYSTEM_BUS_ADDRESS`` when set, so
 tests point it at a stand-in) through ``org.freedesktop.DBus.ObjectManager``,
-``org.bluez.Adapter1`` and ``org.bluez.Device1``. It is the one module that
-imports dbus_fast.
+``org.bluez.Adapter1`` and ``org.bluez.Device1``; while it pairs, BlueZ asks
+the pairing agent (pairing_agent.py, registered with ``org.bluez.AgentManager1``)
+for a PIN or a yes. These two are the modules that import dbus_fast.
 
 ``Headphones`` is the interface; ``BlueZ`` the real one, ``FakeHeadphones`` the
 fake. Every failure is one ``BluetoothError`` line that says what to do.
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -25,10 +27,15 @@ from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusFastError
 
+from earmark.device.pairing_agent import AGENT_PATH, CAPABILITY, DEFAULT_PIN, PairingAgent
 from earmark.errors import EarmarkError
+
+log = logging.getLogger(__name__)
 
 BLUEZ = "org.bluez"
 ADAPTER = "org.bluez.Adapter1"
+AGENT_MANAGER = "org.bluez.AgentManager1"
+BLUEZ_ROOT = "/org/bluez"  # where AgentManager1 lives
 DEVICE = "org.bluez.Device1"
 OBJECTS = "org.freedesktop.DBus.ObjectManager"
 PROPERTIES = "org.freedesktop.DBus.Properties"
@@ -65,6 +72,14 @@ ADVICE = {
 
 class BluetoothError(EarmarkError):
     """Bluetooth could not do what was asked: no bus, no adapter, no headset, refused."""
+
+
+class BlueZRefused(BluetoothError):
+    """BlueZ answered with an error; ``error_name`` is its D-Bus name."""
+
+    def __init__(self, message: str, error_name: str) -> None:
+        super().__init__(message)
+        self.error_name = error_name
 
 
 @dataclass(frozen=True)
@@ -114,7 +129,9 @@ class Headphones(Protocol):
     """Bluetooth headsets: what the CLI, the doctor and the reconnect watcher use."""
 
     async def list(self) -> Listing: ...
-    async def pair(self, address: str, scan_seconds: float = SCAN_SECONDS) -> Headset: ...
+    async def pair(
+        self, address: str, scan_seconds: float = SCAN_SECONDS, pin: str = DEFAULT_PIN
+    ) -> Headset: ...
     async def connect(self, address: str) -> Headset: ...
     async def disconnect(self, address: str) -> None: ...
     async def forget(self, address: str) -> None: ...
@@ -187,11 +204,14 @@ class BlueZ:
                 devices.append(_headset(path, _values(interfaces[DEVICE])))
         return Listing(tuple(radios), tuple(devices))
 
-    async def pair(self, address: str, scan_seconds: float = SCAN_SECONDS) -> Headset:
-        """Find (scanning if need be), pair, trust and connect the headset at ``address``."""
+    async def pair(
+        self, address: str, scan_seconds: float = SCAN_SECONDS, pin: str = DEFAULT_PIN
+    ) -> Headset:
+        """Find (scanning if need be), pair, trust and connect the headset at ``address``;
+        a headset that asks for a PIN is given ``pin``."""
         headset = await self._find(address, scan_seconds)
         if not headset.paired:
-            await self._call("Pair", DEVICE, headset.path, what=f"pairing {address}")
+            await self._pair(headset, pin)
         if not headset.trusted:
             await self._set(headset.path, "Trusted", Variant("b", True), f"trusting {address}")
         return await self.connect(address)
@@ -213,6 +233,46 @@ class BlueZ:
         await self._call(
             "RemoveDevice", ADAPTER, radio, "o", [headset.path], f"forgetting {address}"
         )
+
+    async def _pair(self, headset: Headset, pin: str) -> None:
+        agent = PairingAgent(headset.path, pin)
+        async with self._agent(agent):
+            try:
+                await self._call("Pair", DEVICE, headset.path, what=f"pairing {headset.address}")
+            except BlueZRefused as exc:
+                if agent.gave_pin and exc.error_name == "org.bluez.Error.AuthenticationFailed":
+                    raise BluetoothError(
+                        f"pairing {headset.address} failed: the headset did not take PIN "
+                        f"{pin!r}: put it in pairing mode and pair again with the PIN in its "
+                        f"manual (earmark headphones pair {headset.address} --pin PIN)"
+                    ) from None
+                raise
+
+    @contextlib.asynccontextmanager
+    async def _agent(self, agent: PairingAgent) -> AsyncIterator[None]:
+        """``agent`` registered with BlueZ on this connection (BlueZ asks the agent of
+        the connection that called Pair), and unregistered after, paired or not."""
+        self.bus.export(AGENT_PATH, agent)
+        try:
+            await self._call(
+                "RegisterAgent",
+                AGENT_MANAGER,
+                BLUEZ_ROOT,
+                "os",
+                [AGENT_PATH, CAPABILITY],
+                "registering the pairing agent",
+            )
+            try:
+                yield
+            finally:
+                try:
+                    await self._call(
+                        "UnregisterAgent", AGENT_MANAGER, BLUEZ_ROOT, "o", [AGENT_PATH]
+                    )
+                except BluetoothError as exc:  # bluetoothd drops it when we hang up anyway
+                    log.warning("pairing agent not unregistered: %s", exc)
+        finally:
+            self.bus.unexport(AGENT_PATH, agent)
 
     async def _radio(self) -> Radio:
         radios = (await self.list()).radios
@@ -290,7 +350,7 @@ class BlueZ:
         name = reply.error_name or "unknown"
         text = reply.body[0] if reply.body else ""
         advice = ADVICE.get(name, "see `journalctl -u bluetooth`")
-        raise BluetoothError(f"{what} failed: {name.rsplit('.', 1)[-1]} ({text}): {advice}")
+        raise BlueZRefused(f"{what} failed: {name.rsplit('.', 1)[-1]} ({text}): {advice}", name)
 
     def _on_message(self, message: Message) -> None:
         if message.message_type != MessageType.SIGNAL:
@@ -330,7 +390,9 @@ class FakeHeadphones:
         radio = Radio("/org/bluez/hci0", "00:00:00:00:00:00", "fake", True, False)
         return Listing((radio,), tuple(self.devices.values()))
 
-    async def pair(self, address: str, scan_seconds: float = SCAN_SECONDS) -> Headset:
+    async def pair(
+        self, address: str, scan_seconds: float = SCAN_SECONDS, pin: str = DEFAULT_PIN
+    ) -> Headset:
         if address not in self.devices:
             raise BluetoothError(f"{address} did not show up within {scan_seconds:g} s")
         self.change(address, paired=True, trusted=True, connected=True)

@@ -1,6 +1,9 @@
 """``earmark headphones``: list, pair (and trust and connect), connect, disconnect and
 forget a Bluetooth headset; and the doctor's read-only look at the configured one.
 
+``pair`` answers the headset itself (a pairing agent for the time it runs): a PIN
+for an older headset (``--pin``, 0000 unless said), a yes for a newer one.
+
 BlueZ keeps the pairing; the running speaker needs no restart (BlueALSA plays to
 the headset once it is connected, and the reconnect watcher keeps it so).
 """
@@ -13,9 +16,11 @@ import re
 from collections.abc import Callable
 
 from earmark.device.bluetooth import NO_ADAPTER, SCAN_SECONDS, BluetoothError, Listing, open_bluez
+from earmark.device.pairing_agent import DEFAULT_PIN
 
 Command = Callable[[argparse.Namespace], int]
 ADDRESS = re.compile(r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$")
+PIN = re.compile(r"^[0-9A-Za-z]{1,16}$")  # BlueZ: 1 to 16 letters and digits
 OPS = ("list", "pair", "connect", "disconnect", "forget")
 
 
@@ -32,15 +37,23 @@ def add_commands(add: Callable[[str, Command, str], argparse.ArgumentParser]) ->
         metavar="S",
         help=f"pair: how long to look for it (default {SCAN_SECONDS:g} s)",
     )
+    cmd.add_argument(
+        "--pin",
+        type=pin,
+        default=DEFAULT_PIN,
+        help=f"pair: the PIN, for a headset that asks for one (default {DEFAULT_PIN})",
+    )
 
 
 def headphones(args: argparse.Namespace) -> int:
     if args.op != "list" and args.address is None:
         raise BluetoothError(f"earmark headphones {args.op} needs the headset's address")
-    return asyncio.run(_headphones(args.op, args.address, args.scan, print))
+    return asyncio.run(_headphones(args.op, args.address, args.scan, args.pin, print))
 
 
-async def _headphones(op: str, address: str | None, scan: float, say: Callable[[str], None]) -> int:
+async def _headphones(
+    op: str, address: str | None, scan: float, pin: str, say: Callable[[str], None]
+) -> int:
     bluez = await open_bluez()
     try:
         if op == "list":
@@ -57,7 +70,7 @@ async def _headphones(op: str, address: str | None, scan: float, say: Callable[[
         elif op == "pair":
             assert address is not None
             say(f"looking for {address} (put it in pairing mode)...")
-            say(f"paired, trusted, connected: {(await bluez.pair(address, scan)).describe()}")
+            say(f"paired, trusted, connected: {(await bluez.pair(address, scan, pin)).describe()}")
         elif op == "connect":
             assert address is not None
             say(f"connected: {(await bluez.connect(address)).describe()}")
@@ -120,3 +133,10 @@ def address(text: str) -> str:
     if not ADDRESS.match(text.upper()):
         raise argparse.ArgumentTypeError(f"not a Bluetooth address (AA:BB:CC:DD:EE:FF): {text!r}")
     return text.upper()
+
+
+def pin(text: str) -> str:
+    """A PIN as BlueZ takes it, for argparse."""
+    if not PIN.match(text):
+        raise argparse.ArgumentTypeError(f"a PIN is 1 to 16 letters or digits, not {text!r}")
+    return text
