@@ -54,8 +54,11 @@ class InstanceLock:
         except OSError as exc:
             os.close(fd)
             raise InstanceLockError(f"cannot lock {self.path}: {exc.strerror}") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass  # a full disk: the lock holds all the same; a refusal just names no pid
         self._fd = fd
 
     def release(self) -> None:

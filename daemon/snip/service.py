@@ -49,11 +49,12 @@ class SnipService:
             log.error(
                 "snip not saved at %.1f s: the database refused it (%s)", playing.position, exc
             )
-            self._refuse(
-                f"the snip could not be saved: {exc}; free space in {self.data_dir}",
-                source,
-                audible=True,
+            reason = (
+                f"the snip could not be saved: {exc}"
+                if isinstance(exc, EarmarkError)  # a full disk: it says which and what to do
+                else f"the snip could not be saved: {exc}; check the disk holding {self.data_dir}"
             )
+            self._refuse(reason, source, audible=True)
         self.announce(SnipSaved(highlight, new, source))
         return {
             "ok": True,

@@ -9,7 +9,6 @@ stages never wait behind them.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 import threading
@@ -76,29 +75,42 @@ class JobWorker:
         self._stop.set()
         self.notify()
         self._threads[0].join(grace)
-        for job_id, kind in self.queue.release_running():
+        try:
+            left = self.queue.release_running()
+        except sqlite3.Error as exc:  # a full disk: the next start resumes them anyway
+            log.warning("jobs left running could not be put back (%s); the next start does", exc)
+            return
+        for job_id, kind in left:
             log.info("job left for the next start id=%d kind=%s", job_id, kind)
 
     def _run(self, kinds: tuple[str, ...], wake: threading.Event) -> None:
+        stranded: set[int] = set()  # claimed by this lane when the database refused a write
+        refused = False  # said once per spell of refusals, not every few seconds
         while not self._stop.is_set():
             try:
-                self._round(kinds, wake)
+                for job_id in sorted(stranded):
+                    self.queue.release(job_id)  # back in the queue, the attempt not counted
+                    stranded.discard(job_id)
+                self._round(kinds, wake, stranded)
+                if refused:
+                    log.info("the database takes writes again; jobs go on")
+                    refused = False
             except sqlite3.Error as exc:
                 if self._stop.is_set():
                     return  # a job walked away from at stop met the closed store
                 # a full disk or a locked database: nothing can be recorded now, so
-                # the job that was running goes back in the queue, and we wait
-                log.error("the database refused a write (%s); jobs wait and retry", exc)
+                # the job that was running goes back in the queue once it can, and we wait
+                if not refused:
+                    log.error("the database refused a write (%s); jobs wait and retry", exc)
+                refused = True
                 wake.wait(self.idle_seconds)
-                with contextlib.suppress(sqlite3.Error):
-                    self.queue.resume_interrupted()
             except Exception:  # a bug: the worker must keep going for the other jobs
                 if self._stop.is_set():
                     return
                 log.exception("job worker round failed; retrying")
                 wake.wait(self.idle_seconds)
 
-    def _round(self, kinds: tuple[str, ...], wake: threading.Event) -> None:
+    def _round(self, kinds: tuple[str, ...], wake: threading.Event, stranded: set[int]) -> None:
         job = self.queue.claim(kinds=kinds)
         if job is None:
             wake.wait(self._idle_wait())
@@ -110,6 +122,9 @@ class JobWorker:
         self.announce(JobStarted(job.id, str(job.kind)))
         try:
             self._execute(job)
+        except sqlite3.Error:
+            stranded.add(job.id)
+            raise
         finally:
             if pipeline:
                 self.busy = False

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from earmark.store.database import Database, utc_now
+from earmark.store.database import Database, DiskFullError, utc_now
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def _episode(row: sqlite3.Row) -> StoredEpisode:
 class Catalog:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._positions_refused = False  # the last position save met a full disk
 
     def save_podcast(
         self,
@@ -345,14 +349,28 @@ class Catalog:
         return [_episode(r) for r in rows]
 
     def save_position(self, episode_id: int, position: float, duration: float | None) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO playback_positions (episode_id, position, duration, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT(episode_id) DO UPDATE SET"
-                " position=excluded.position, duration=excluded.duration,"
-                " updated_at=excluded.updated_at",
-                (episode_id, position, duration, utc_now()),
-            )
+        """Remember where the listener is. Saved every few seconds, so a full disk
+        only skips saves (said once, and once more when they work again): playing
+        goes on, and the next save after space is freed catches up."""
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO playback_positions (episode_id, position, duration, updated_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(episode_id) DO UPDATE SET"
+                    " position=excluded.position, duration=excluded.duration,"
+                    " updated_at=excluded.updated_at",
+                    (episode_id, position, duration, utc_now()),
+                )
+        except DiskFullError as exc:
+            if not self._positions_refused:
+                log.error(
+                    "position not saved episode=%d position=%.1f: %s", episode_id, position, exc
+                )
+            self._positions_refused = True
+            return
+        if self._positions_refused:
+            log.info("position saved again episode=%d position=%.1f", episode_id, position)
+            self._positions_refused = False
 
     def duration(self, episode_id: int) -> float | None:
         """How long the episode is: as the player measured it, else as its feed says;

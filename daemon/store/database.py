@@ -20,10 +20,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from earmark.errors import StoreError
+from earmark.store.disk import has_no_room, is_disk_full
 from earmark.store.safekeeping import Safekeeping
 
 log = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class DiskFullError(StoreError, sqlite3.OperationalError):
+    """A write the disk had no room for. Still an ``sqlite3.OperationalError``, so
+    code that waits out a refusing database (the job worker) waits this out too."""
+
+    sqlite_errorcode = sqlite3.SQLITE_FULL
+
+    @classmethod
+    def of(cls, folder: Path) -> DiskFullError:
+        return cls(f"the disk holding {folder} is full; free some space there")
 
 
 def utc_now() -> str:
@@ -66,10 +78,15 @@ class Database:
             self._migrate(keeper)
             keeper.start()
             self._safekeeping = keeper
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if is_disk_full(exc) or has_no_room(path.parent):
+                raise StoreError(
+                    f"cannot open database {path}: the disk holding it is full;"
+                    f" free some space in {path.parent}"
+                ) from None
+            if isinstance(exc, OSError):
+                raise StoreError(f"cannot open database {path}: {exc.strerror}") from None
             raise StoreError(f"cannot open database {path}: {exc}") from None
-        except OSError as exc:
-            raise StoreError(f"cannot open database {path}: {exc.strerror}") from None
 
     def _open_read_only(self, path: Path) -> None:
         try:
@@ -115,19 +132,28 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE .. COMMIT under the lock; ROLLBACK on any error."""
+        """BEGIN IMMEDIATE .. COMMIT under the lock; ROLLBACK on any error. A full
+        disk raises DiskFullError (one line, naming the folder)."""
         with self.lock:
             self.connection.execute("BEGIN IMMEDIATE")
             try:
                 yield self.connection
-            except BaseException:
+            except BaseException as exc:
                 self._after_commit.clear()
                 # SQLite has already rolled back after some errors (a full disk)
                 if self.connection.in_transaction:
                     self.connection.execute("ROLLBACK")
+                if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+                    raise DiskFullError.of(self.path.parent) from exc
                 raise
             try:
                 self.connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.connection.in_transaction:
+                    self.connection.execute("ROLLBACK")
+                if is_disk_full(exc):
+                    raise DiskFullError.of(self.path.parent) from exc
+                raise
             finally:
                 done, self._after_commit = self._after_commit, []
             if not self.connection.in_transaction:

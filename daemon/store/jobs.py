@@ -204,6 +204,17 @@ class JobQueue:
             )
         return [(int(r["id"]), str(r["kind"])) for r in rows]
 
+    def release(self, job_id: int) -> bool:
+        """One job claimed but not finished (the database refused its result) goes
+        back in the queue, the attempt not counted; whether it was still running."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET status = 'queued', attempts = max(0, attempts - 1),"
+                " updated_at = ? WHERE id = ? AND status = 'running'",
+                (stamp(self.clock()), job_id),
+            )
+            return cursor.rowcount > 0
+
     def claim(
         self, max_priority: int | None = None, kinds: Collection[str] | None = None
     ) -> Job | None:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from earmark.errors import StoreError
+from earmark.store.disk import has_no_room, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,11 @@ def problem(path: Path, read_only: bool = False) -> str | None:
         with contextlib.closing(sqlite3.connect(target, uri=True, timeout=10)) as conn:
             rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
     except sqlite3.DatabaseError as exc:
+        if is_disk_full(exc) or has_no_room(path.parent):
+            raise StoreError(
+                f"cannot check database {path}: the disk holding it is full;"
+                f" free some space in {path.parent}"
+            ) from None
         if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _CORRUPT_CODES:
             return str(exc)
         raise StoreError(f"cannot check database {path}: {exc}") from None
@@ -136,12 +142,12 @@ class Safekeeping:
 
     def back_up(self, reason: str) -> Path:
         """Copy the store into a new backup now and prune the oldest beyond ``keep``."""
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime(_STAMP)
         tag = "" if reason in ("start", "daily") else f"-{reason}"
         target = _unused(lambda n: self.folder / f"{self.store.stem}-{stamp}{tag}{n}.db")
         partial = target.with_name(target.name + ".partial")
         try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             _create_private(partial)
             source = f"{self.store.resolve().as_uri()}?mode=ro"
             with (
@@ -154,6 +160,11 @@ class Safekeeping:
             partial.replace(target)
         except (sqlite3.Error, OSError) as exc:
             partial.unlink(missing_ok=True)
+            if is_disk_full(exc):
+                raise StoreError(
+                    f"cannot back up {self.store} into {self.folder}: the disk is full;"
+                    " free some space there"
+                ) from None
             raise StoreError(f"cannot back up {self.store} into {self.folder}: {exc}") from None
         log.info("store backed up to %s reason=%s", target, reason)
         for old in backups(self.store)[self.keep :]:

@@ -121,10 +121,14 @@ class OutboxRelay:
         self._stop.set()
         self._wake.set()
         self._thread.join(5)
-        self._mark_acked()  # what was acknowledged during the last round
+        try:
+            self._mark_acked()  # what was acknowledged during the last round
+        except EarmarkError as exc:  # a full disk: sent again next start, deduplicated by id
+            log.warning("acknowledged outbox rows not marked sent at stop: %s", exc)
 
     def _run(self) -> None:
         next_prune = time.monotonic()  # at start, then every prune_every
+        refused = False  # the store refused a write (a full disk): said once, not each round
         while not self._stop.is_set():
             try:
                 if time.monotonic() >= next_prune:
@@ -135,6 +139,14 @@ class OutboxRelay:
                 self._forget_lost_connection()
                 if self.link.connected:
                     self._send()
+                if refused:
+                    log.info("outbox relay: the store takes writes again")
+                    refused = False
+            except EarmarkError as exc:
+                if not refused:
+                    log.error("outbox relay round failed: %s; retrying", exc)
+                refused = True
+                time.sleep(self.poll_seconds)
             except Exception:  # the relay must outlive any one bad row or broker hiccup
                 log.exception("outbox relay round failed; retrying")
                 time.sleep(self.poll_seconds)

@@ -81,7 +81,7 @@ def test_takeaways_whose_commit_failed_finish_from_the_kept_audio(
     _execute(stack.db, REFUSE_DONE)  # as a full disk refuses the commit
     with pytest.raises(sqlite3.Error):
         stack.pipeline.run(job)
-    stack.queue.resume_interrupted()  # what the job worker does after a refused write
+    stack.queue.release(job.id)  # what the job worker does after a refused write
     _execute(stack.db, "DROP TRIGGER refuse")
     download.unlink()  # and meanwhile the download was deleted (the feed's URL is no more)
 
