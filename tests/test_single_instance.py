@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from earmark.single_instance import InstanceLock
+
+from .daemon_process import Daemon, earmark
 
 # takes the lock the way the daemon does and turns a refusal into the CLI's line
 # and exit code; then, holding it, makes its other files and waits for stdin
@@ -100,3 +103,28 @@ def test_the_lock_makes_a_new_data_dir_private(tmp_path: Path) -> None:
     with InstanceLock(data):
         assert data.stat().st_mode & 0o777 == 0o700
         assert (data / "earmark.lock").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_second_daemon_started_by_hand_leaves_the_playing_one_untouched(
+    garden_daemon: Daemon, data_dir: Path
+) -> None:
+    """The real daemon, playing: a second `earmark run` on its config is refused in
+    one line, and the first plays on, takes a snip and keeps a sound store."""
+    playing = garden_daemon.wait_playing()
+    at = float(playing["player"]["position"])
+
+    second = earmark(garden_daemon.config, "run", timeout=60)
+
+    assert second.returncode == 3 and second.stdout == ""
+    assert second.stderr.splitlines() == [
+        f"earmark: earmark is already running (pid {garden_daemon.process.pid} holds"
+        f" {data_dir / 'earmark.lock'}); stop it first, or give this one another data_dir"
+    ]
+    garden_daemon.wait_playing(min_position=at + 2)  # it plays on
+    snipped = earmark(garden_daemon.config, "snip")
+    assert snipped.returncode == 0, snipped.stderr
+    snip_id = snipped.stdout.split()[2].removeprefix("id=")
+    assert garden_daemon.terminate() == 0
+    with sqlite3.connect(f"{(data_dir / 'earmark.db').as_uri()}?mode=ro", uri=True) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT id FROM highlights").fetchall() == [(snip_id,)]
