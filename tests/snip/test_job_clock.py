@@ -101,3 +101,30 @@ def test_a_job_left_running_at_stop_is_queued_without_losing_an_attempt(tmp_path
     assert queue.release_running() == [(job_id, "transcribe")]
     job = queue.claim()
     assert job is not None and job.id == job_id and job.attempts == 1
+
+
+def test_a_restart_after_the_clock_went_forward_keeps_the_order(tmp_path: Path) -> None:
+    """A year ahead at the next start: the waits are long over by the new clock,
+    so both jobs are ready at once, in the order their backoffs would have freed them."""
+    clocks = Clocks()
+    first, second = _two_failed(_queue(tmp_path, clocks))
+    clocks.wall_time += YEAR
+    again = _queue(tmp_path, clocks)
+    again.resume_interrupted()
+    assert _ready_ids(again) == [first, second]
+
+
+def test_a_year_forward_and_back_while_a_job_waits_changes_nothing(tmp_path: Path) -> None:
+    clocks = Clocks()
+    queue = _queue(tmp_path, clocks)
+    first, second = _two_failed(queue)
+    clocks.advance(5.0)
+    clocks.wall_time += YEAR
+    assert _ready_ids(queue) == []
+    clocks.wall_time -= 2 * YEAR  # and back past where it was
+    seconds = queue.seconds_to_next()
+    assert seconds is not None and 4.5 < seconds <= 5.0
+    clocks.advance(5.5)
+    assert _ready_ids(queue) == [first]
+    clocks.advance(10.0)
+    assert _ready_ids(queue) == [second]
