@@ -202,6 +202,7 @@ class Speaker:
         await self.control.stop()
         self.worker.stop()
         self.relay.stop(flush_seconds=2.0)
+        self.ha.stop()
         self.link.stop()
         self.library.stop()
         if self.broker is not None:

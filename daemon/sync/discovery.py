@@ -331,6 +331,14 @@ class HomeAssistant(Listener):
         if payload.strip() == b"online":
             self.on_loop(self._birth)
 
+    def stop(self) -> None:
+        """No more timers: the speaker closes the store next, and a diagnostics
+        tick after that would read a closed database."""
+        for timer in (self._refresh, self._resend):
+            if timer is not None:
+                timer.cancel()
+        self._refresh = self._resend = None
+
     @property
     def waiting(self) -> bool:
         """A re-send after a birth message is scheduled and has not run yet."""

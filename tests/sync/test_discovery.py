@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from earmark.player.state import PlayerState, Status
 from earmark.store.catalog import Catalog
 from earmark.store.database import Database
 from earmark.store.highlights import Highlight, HighlightBook
+from earmark.sync import discovery
 from earmark.sync.broker import LocalBroker
 from earmark.sync.discovery import HomeAssistant, device_config, device_topic
 from earmark.sync.mqtt import BrokerAddress, MqttLink
@@ -117,6 +119,7 @@ class Side:
     link: MqttLink
     ha: HomeAssistant
     book: HighlightBook
+    reports: int = 0  # how often the diagnostics read the speaker's report
 
 
 @pytest.fixture
@@ -147,13 +150,18 @@ def start_side(
             "earmark-testbox",
             on_connected=lambda: bus.emit(BrokerConnected()),
         )
-        report = lambda: {"jobs_waiting": 2, "outbox_pending": 5}  # noqa: E731
+
+        def report() -> dict[str, int]:
+            side.reports += 1
+            return {"jobs_waiting": 2, "outbox_pending": 5}
+
         book = HighlightBook(db, "testbox")
         ha = HomeAssistant(config, link, report, Catalog(db), book, on_loop)
         bus.register(ha)
         links.append(link)
+        side = Side(bus, link, ha, book)
         link.start()
-        return Side(bus, link, ha, book)
+        return side
 
     yield start
     for link in links:
@@ -255,6 +263,25 @@ def test_states_stay_within_home_assistants_limits(
     assert "compost" not in attributes and "transcript" not in last[-1]["attributes"]
     assert events[-1]["event_type"] == "done" and len(events[-1]["title"]) <= 255
     assert retained_now(side.link.address.port, "earmark/testbox/ha/latest")
+
+
+def test_stop_ends_the_diagnostics_ticks_before_the_store_closes(
+    start_side: Callable[..., Side],
+    mqtt_listener: MqttListener,
+    loop: asyncio.AbstractEventLoop,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(discovery, "REFRESH_SECONDS", 0.01)
+    side = start_side()
+    wait_for(lambda: side.reports >= 5, 30, 0.01, "the diagnostics ticking")
+    asyncio.run_coroutine_threadsafe(_on_loop(side.ha.stop), loop).result(10)
+    after_stop = side.reports
+    time.sleep(0.2)  # twenty ticks' time: none may come
+    assert side.reports == after_stop
+
+
+async def _on_loop(call: Callable[[], None]) -> None:
+    call()
 
 
 def test_a_birth_message_sends_discovery_again(
