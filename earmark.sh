@@ -108,7 +108,8 @@ run_tests() {
     say "arm64";           check_arm64_wheels
     say "tests"
     set +e
-    "$VENV/bin/python" -m pytest "$@"
+    # one worker per core, a test file per worker at a time (its module fixtures stay whole)
+    "$VENV/bin/python" -m pytest --numprocesses=auto --dist=loadfile "$@"
     local code=$?
     set -e
     if [ $code -eq 5 ]; then say "pytest collected no tests: that is a failure"; exit 1; fi

@@ -163,6 +163,8 @@ def write_config(tmp_path: Path, data_dir: Path) -> Callable[..., Path]:
             "device_id": "testbox",
             "data_dir": str(data_dir),
             "control_socket": str(tmp_path / "earmark.sock"),
+            # a broker of its own when the test names none: tests run side by side
+            "mqtt": {"local_port": free_port()},
             "log_level": "debug",
             "player": {"audio_output": "null", "earcons": False},
             "library": {"demo": False},

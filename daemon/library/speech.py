@@ -107,7 +107,11 @@ def synthesize(
         _run(["sox", *map(str, parts), str(joined)])
         duration = _duration(joined)
         shutil.move(joined, wav)
-    meta.write_text(json.dumps({"duration": duration, "sentences": [asdict(s) for s in timings]}))
+        # the timings last, in one rename: whoever finds them finds the audio whole
+        timed = work / "meta.json"
+        said = [asdict(s) for s in timings]
+        timed.write_text(json.dumps({"duration": duration, "sentences": said}))
+        timed.replace(meta)
     return SpokenAudio(wav, duration, tuple(timings))
 
 

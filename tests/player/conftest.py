@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import threading
@@ -105,7 +106,10 @@ def long_stream_file() -> Path:
     out = PLAYER_CACHE / "long-120min.mp3"
     if out.exists():
         return out
-    minute = PLAYER_CACHE / "tone-1min.mp3"
+    # made once for every test process: the parts are this process's own, the result
+    # arrives in one rename
+    mine = f"{os.getpid()}"
+    minute = PLAYER_CACHE / f"tone-1min-{mine}.mp3"
     run = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y"]
     subprocess.run(
         [
@@ -124,12 +128,14 @@ def long_stream_file() -> Path:
         ],
         check=True,
     )
-    listing = PLAYER_CACHE / "long.txt"
+    listing = PLAYER_CACHE / f"long-{mine}.txt"
     listing.write_text(f"file '{minute}'\n" * 120)
-    partial = PLAYER_CACHE / "long.part.mp3"
+    partial = PLAYER_CACHE / f"long-{mine}.part.mp3"
     subprocess.run(
         [*run, "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(partial)],
         check=True,
     )
     partial.replace(out)
+    minute.unlink()
+    listing.unlink()
     return out
