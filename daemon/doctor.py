@@ -60,9 +60,9 @@ def _config_error(path: Path | None, key: str, message: str) -> ConfigError:
 def _mpv(cfg: Config) -> str:
     if ctypes.util.find_library("mpv") is None:
         raise EarmarkError("libmpv is missing: apt-get install libmpv2")
-    import earmark.player.mpv_player  # noqa: F401  (loads libmpv)
+    from earmark.player.mpv_core import library_version  # loads libmpv
 
-    return f"libmpv loads; audio output {cfg.player.audio_output}" + (
+    return f"{library_version()} loads; audio output {cfg.player.audio_output}" + (
         f" device {cfg.player.audio_device}" if cfg.player.audio_device else ""
     )
 

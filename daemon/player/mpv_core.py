@@ -348,6 +348,15 @@ def audio_devices(audio_output: str = AudioOutput.AUTO) -> list[tuple[str, str]]
         core.terminate()
 
 
+def library_version() -> str:
+    """The libmpv the speaker plays with, as mpv names itself ("mpv 0.35.1")."""
+    core = mpv.MPV(**audio_only_options(PlayerConfig(audio_output=AudioOutput.NULL), "earmark"))
+    try:
+        return str(core.mpv_version)
+    finally:
+        core.terminate()
+
+
 def _terminate(instance: mpv.MPV) -> None:
     try:
         instance.terminate()
