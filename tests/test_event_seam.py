@@ -25,6 +25,8 @@ from earmark.events import (
     SnipSaved,
 )
 
+from .support import until
+
 
 class Recorder(Listener):
     """Hears everything, and on which thread."""
@@ -39,18 +41,6 @@ class Recorder(Listener):
 
     def of(self, kind: type[Event]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
-
-
-async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Wait on the loop for ``check`` to be truthy (the speaker runs meanwhile)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture
@@ -81,13 +71,13 @@ def test_a_new_listener_hears_every_event_of_a_snip_in_order(run_speaker: Any) -
 
     async def body(speaker: Speaker) -> None:
         speaker.register(recorder)  # the one registration line
-        await until(lambda: speaker.playback.snapshot().position > 3, 60, "the episode to play 3 s")
+        await until(lambda: speaker.playback.snapshot().position > 3, "the episode to play 3 s", 60)
         reply = speaker.commands.run("snip", {}, "cli")
         assert reply["ok"] and reply["new"]
         await until(
             lambda: any(e.highlight.status == "done" for e in recorder.of(HighlightChanged)),
-            180,
             "the snip to be done",
+            180,
         )
         loop_thread = threading.current_thread().name
         assert recorder.threads == {loop_thread}, recorder.threads
@@ -119,8 +109,8 @@ def test_positions_are_saved_on_the_loop_never_on_mpvs_thread(run_speaker: Any) 
         speaker.catalog.save_position = recording_save  # type: ignore[method-assign]
         recorder = Recorder()
         speaker.register(recorder)
-        await until(lambda: len(recorder.of(PositionSaved)) >= 2, 60, "two position saves")
-        await until(lambda: recorder.of(PlayerStateChanged), 10, "a player state")
+        await until(lambda: len(recorder.of(PositionSaved)) >= 2, "two position saves", 60)
+        await until(lambda: recorder.of(PlayerStateChanged), "a player state", 10)
         assert set(writers) == {threading.current_thread().name}, writers
 
     run_speaker(body)
@@ -146,7 +136,7 @@ def test_a_listener_that_raises_does_not_silence_the_others() -> None:
         thread.start()
         thread.join()
         bus.emit(PositionSaved(1, 2.0, False))
-        await until(lambda: len(heard.events) == 2, 5, "both events")
+        await until(lambda: len(heard.events) == 2, "both events", 5)
 
     asyncio.run(main())
     assert [type(e) for e in heard.events] == [SnipSaved, PositionSaved]

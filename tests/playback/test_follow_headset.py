@@ -18,22 +18,12 @@ from earmark.app import Speaker
 from earmark.events import HeadsetAway, HeadsetConnected
 from earmark.player.state import Status
 
+from ..support import until
+
 BUDS = "AA:BB:CC:DD:EE:01"
 HEADSET_DEVICE = f"alsa/bluealsa:DEV={BUDS},PROFILE=a2dp"
 JACK = "alsa/plughw:0,0"
 Body = Callable[[Speaker], Awaitable[None]]
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    """Wait on the loop for ``check`` to be truthy (the speaker runs meanwhile)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture
