@@ -1,6 +1,7 @@
 """systemd's notify protocol: READY when the speaker is up, STATUS lines from its
-events, WATCHDOG pings from the event loop (a hung loop stops them, and
-systemd restarts the service), STOPPING on the way out.
+events (what plays, the broker, the jobs running), WATCHDOG pings from the event
+loop (a hung loop stops them, and systemd restarts the service), STOPPING on
+the way out.
 
 The protocol is one datagram per message on the unix socket named by
 ``$NOTIFY_SOCKET`` (``@`` means the abstract namespace); outside systemd the
@@ -18,6 +19,8 @@ import socket
 from earmark.events import (
     BrokerConnected,
     BrokerDisconnected,
+    JobFinished,
+    JobStarted,
     Listener,
     PlayerStateChanged,
 )
@@ -36,6 +39,7 @@ class SystemdNotifier(Listener):
         self._player = "starting"
         self._online = False
         self._status = ""
+        self._jobs: dict[int, str] = {}  # what the job worker runs now, by job id
         self._watchdog: asyncio.Task[None] | None = None
 
     @property
@@ -85,8 +89,18 @@ class SystemdNotifier(Listener):
         self._online = False
         self._update()
 
+    def job_started(self, event: JobStarted) -> None:
+        self._jobs[event.job_id] = event.kind
+        self._update()
+
+    def job_finished(self, event: JobFinished) -> None:
+        self._jobs.pop(event.job_id, None)
+        self._update()
+
     def _update(self) -> None:
         line = self._player if self._online else f"{self._player}; MQTT broker not connected"
+        if self._jobs:
+            line += f"; working on {', '.join(sorted(set(self._jobs.values())))}"
         if line != self._status:  # STATUS only when it changes, not each second
             self._status = line
             self.notify(f"STATUS={line}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from earmark.device.systemd import SystemdNotifier
-from earmark.events import BrokerConnected, PlayerStateChanged
+from earmark.events import BrokerConnected, JobFinished, JobStarted, PlayerStateChanged
 from earmark.player.state import PlayerState, Status
 
 
@@ -55,6 +55,25 @@ def test_ready_status_and_stopping_reach_systemd(systemd_socket: tuple[socket.so
     listening.settimeout(0.2)
     with pytest.raises(TimeoutError):
         received(listening)
+
+
+def test_status_says_which_jobs_run(systemd_socket: tuple[socket.socket, str]) -> None:
+    listening, path = systemd_socket
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": path})
+    notifier.on_event(BrokerConnected())
+    playing = PlayerState(Status.PLAYING, "/a.mp3", 1, 3.0)
+    notifier.on_event(PlayerStateChanged(playing, "G", "C"))
+    notifier.on_event(JobStarted(7, "transcribe"))
+    notifier.on_event(JobStarted(8, "lookahead"))
+    notifier.on_event(JobFinished(7, "transcribe"))
+    notifier.on_event(JobFinished(8, "lookahead"))
+    lines = [received(listening) for _ in range(6)]
+    assert lines[2:] == [
+        "STATUS=playing G — C; working on transcribe",
+        "STATUS=playing G — C; working on lookahead, transcribe",
+        "STATUS=playing G — C; working on lookahead",
+        "STATUS=playing G — C",
+    ]
 
 
 def test_watchdog_pings_come_from_the_running_loop(
