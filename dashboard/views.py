@@ -5,6 +5,7 @@ autoescape; markup is only ever added around text already escaped."""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -65,6 +66,14 @@ def transcript_with_quote(h: HighlightPayload) -> Markup:
         return Markup(escape(text))
     before, after = text[:at], text[at + len(quote) :]
     return Markup(f'{escape(before)}<mark class="quote">{escape(quote)}</mark>{escape(after)}')
+
+
+def transcript_key(h: HighlightPayload) -> str:
+    """Names what a card's Transcript shows (the words, the quote marked in them):
+    a card re-rendered with the same key keeps its opened Transcript as it is, a
+    new key brings a closed one that loads the new words when opened."""
+    shown = "\0".join((h.transcript or "", h.quote or ""))
+    return f"{zlib.crc32(shown.encode()):08x}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
+from markupsafe import escape
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -70,8 +71,7 @@ class Dashboard:
             when=views.when,
             safe_link=views.safe_link,
             marked=views.marked,
-            transcript_with_quote=views.transcript_with_quote,
-            as_text=views.as_text,
+            transcript_key=views.transcript_key,
             progress=views.PROGRESS,
             steps=views.STEPS,
             share=self.keys.share,
@@ -169,6 +169,41 @@ class Dashboard:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
+    # -- the parts of a card loaded when the listener opens them -----------------------
+
+    async def transcript(self, request: Request) -> Response:
+        """The transcript with the quote marked, for the card's Transcript."""
+        h = self._fragment_of(request)
+        if isinstance(h, Response):
+            return h
+        if not h.transcript:
+            return HTMLResponse('<p class="muted">No transcript yet.</p>')
+        return HTMLResponse(f"<p>{views.transcript_with_quote(h)}</p>")
+
+    async def edit_form(self, request: Request) -> Response:
+        """The Edit form, showing the highlight as it is now."""
+        h = self._fragment_of(request)
+        if isinstance(h, Response):
+            return h
+        return self.render(request, "_edit.html", h=h)
+
+    async def as_text(self, request: Request) -> Response:
+        """The highlight as plain text, for "Copy as text"."""
+        h = self._fragment_of(request)
+        if isinstance(h, Response):
+            return PlainTextResponse("", status_code=h.status_code)
+        return PlainTextResponse(views.as_text(h))
+
+    def _fragment_of(self, request: Request) -> HighlightPayload | Response:
+        """The highlight a fragment is for, or the 404 the card shows in its place."""
+        highlight_id = request.path_params["id"]
+        stored = self.mirror.highlight(highlight_id) if NAME.fullmatch(highlight_id) else None
+        if stored is None:
+            return _missing("This highlight is not here (unknown or removed): reload the page.")
+        if stored.highlight.deleted:
+            return _missing("This highlight was deleted.")
+        return stored.highlight
+
     async def speakers(self, request: Request) -> Response:
         return self.render(request, "_speakers.html", speakers=self.mirror.speakers())
 
@@ -180,6 +215,8 @@ class Dashboard:
         form = await self._form(request)
         changes: dict[str, Any] = {}
         action = form.get("action", "save")
+        if action == "listen":
+            return await self._listen(request, h, form)
         if action == "star":
             changes["starred"] = not h.starred
         elif action in ("delete", "undo"):
@@ -193,7 +230,11 @@ class Dashboard:
 
     async def listen(self, request: Request) -> Response:
         h = self._stored(request).highlight
-        form = await self._form(request)
+        return await self._listen(request, h, await self._form(request))
+
+    async def _listen(
+        self, request: Request, h: HighlightPayload, form: dict[str, str]
+    ) -> Response:
         speaker = form.get("speaker") or h.device_id
         answer = await self.ingest.command(speaker, "listen", {"highlight": h.id})
         return self._result(request, h.id, answer)
@@ -332,6 +373,9 @@ class Dashboard:
             Route("/highlights/{id}", self.highlight),
             Route("/highlights/{id}/clip", self.clip),
             Route("/highlights/{id}/edit", self.edit, methods=["POST"]),
+            Route("/highlights/{id}/edit", self.edit_form),
+            Route("/highlights/{id}/transcript", self.transcript),
+            Route("/highlights/{id}/text", self.as_text),
             Route("/highlights/{id}/listen", self.listen, methods=["POST"]),
             Route("/episodes/{key}", self.episode),
             Route("/episodes/{key}/export.md", self.export),
@@ -400,6 +444,10 @@ def _with_headers(response: Response, browser: str | None) -> Response:
 
 def _browser_cookie(browser: str) -> str:
     return f"{BROWSER_COOKIE}={browser}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000"
+
+
+def _missing(message: str) -> HTMLResponse:
+    return HTMLResponse(f'<p class="error" role="alert">{escape(message)}</p>', status_code=404)
 
 
 def _filters(request: Request) -> Filters:

@@ -5,16 +5,33 @@
 document.addEventListener("click", (event) => {
   const copy = event.target.closest("[data-copy]");
   if (copy) {
-    const text = document.getElementById(copy.dataset.copy)?.textContent ?? "";
-    navigator.clipboard?.writeText(text).then(
-      () => { copy.textContent = "Copied"; },
-      () => { copy.textContent = "Select and copy"; }
-    );
+    copyText(copy);
     return;
   }
   const playAll = event.target.closest("[data-playlist]");
   if (playAll) playInTurn(document.getElementById(playAll.dataset.playlist));
 });
+
+// "Copy as text": the text is fetched when asked for (data-copy is its URL), not
+// carried in every card. A ClipboardItem takes the text still on its way, so the
+// copy counts as part of the click even when the fetch takes a while.
+function copyText(button) {
+  const text = fetch(button.dataset.copy, { headers: { Accept: "text/plain" } }).then((r) =>
+    r.ok ? r.text() : Promise.reject(new Error(`${r.status}`))
+  );
+  const copied =
+    typeof ClipboardItem === "function" && navigator.clipboard?.write
+      ? navigator.clipboard.write([
+          new ClipboardItem({
+            "text/plain": text.then((t) => new Blob([t], { type: "text/plain" })),
+          }),
+        ])
+      : text.then((t) => navigator.clipboard.writeText(t));
+  copied.then(
+    () => { button.textContent = "Copied"; },
+    () => { button.textContent = "Could not copy"; }
+  );
+}
 
 // "the best highlights of this episode": each clip plays, then the next
 function playInTurn(container) {

@@ -121,6 +121,9 @@ def csrf_of(client: httpx.Client, path: str = "/") -> str:
         ("GET", "/highlights/sec-1"),
         ("GET", "/highlights/nothing-here"),
         ("GET", "/highlights/sec-1/clip"),
+        ("GET", "/highlights/sec-1/transcript"),
+        ("GET", "/highlights/sec-1/edit"),
+        ("GET", "/highlights/sec-1/text"),
         ("GET", "/episodes/0000000000000000"),
         ("GET", "/export.md"),
         ("GET", "/login"),
@@ -273,7 +276,17 @@ def test_listening_beyond_localhost_without_a_password_refuses_to_start_with_one
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/highlights/pw-1", "/episodes/x", "/export.md", "/speakers"]
+    "path",
+    [
+        "/",
+        "/highlights/pw-2",
+        "/highlights/pw-2/transcript",
+        "/highlights/pw-2/edit",
+        "/highlights/pw-2/text",
+        "/episodes/x",
+        "/export.md",
+        "/speakers",
+    ],
 )
 def test_with_a_password_pages_redirect_to_the_login(path: str, guarded: DashboardProcess) -> None:
     with browser(guarded) as client:
@@ -288,6 +301,9 @@ def test_with_a_password_the_live_stream_and_clips_are_refused(guarded: Dashboar
         assert client.get("/events").status_code == 401
         assert client.get("/highlights/pw-1/clip").status_code == 303
         assert client.get("/", headers={"HX-Request": "true"}).status_code == 401
+        # a card's part fetched when opened, after the session ran out
+        lazy = client.get("/highlights/pw-2/edit", headers={"HX-Request": "true"})
+        assert lazy.status_code == 401 and "Private two" not in lazy.text
 
 
 def test_a_wrong_password_is_refused(guarded: DashboardProcess) -> None:

@@ -275,7 +275,8 @@ def _record_statuses(page: Any, card: str) -> None:
 
 
 def _edit(card: Any, **fields: str) -> None:
-    """Fill the card's Edit form (title, note, tags, start, end) and save it."""
+    """Open the card's Edit form (fetched when opened), fill it (title, note, tags,
+    start, end) and save it."""
     details = card.locator("details.edit")
     if details.get_attribute("open") is None:
         details.locator("summary").click()
@@ -510,9 +511,13 @@ def test_two_tabs_editing_different_fields_of_one_highlight_keep_both_edits(
     second = first.context.new_page()
     _open(second, speaker.dashboard)
     cards = [tab.locator(f"#h-{highlight_id}") for tab in (first, second)]
+    # the second tab's Edit form is opened (and fetched) before the first tab saves
+    cards[1].locator("details.edit summary").click()
+    expect(cards[1].locator("details.edit input[name=title]")).to_have_value(done.title or "")
     _edit(cards[0], title="From the shed")
     expect(cards[1]).to_have_attribute("data-version", str(done.version + 1))
     _edit(cards[1], note="Ask about the worms")  # its title field still shows the old one
+    expect(cards[1].locator("details.edit input[name=title]")).to_have_value(done.title or "")
     expect(second.locator(f"#r-{highlight_id} .ok")).to_contain_text(f"version {done.version + 2}")
     for card in cards:
         expect(card).to_have_attribute("data-version", str(done.version + 2))
