@@ -176,7 +176,8 @@ def _is_plain_name(name: str) -> bool:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".earmark-", suffix=".md")
+    # not a .md while half written: Obsidian and sync tools pick up every note
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".earmark-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
