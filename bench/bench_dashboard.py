@@ -12,6 +12,10 @@ its card entered the page's DOM (a MutationObserver's clock, synced to ours; the
 DOM time alone in the detail), against a bare paho subscriber receiving that
 same publish. The presses come as a listener makes them: 8 in one new episode.
 
+Opening a card's transcript: a card's transcript is fetched when its <details>
+opens; from opening it (as a click does) until its words are in the DOM, for
+the first 20 cards of ``/``.
+
 Memory: the dashboard process's VmRSS once the loads and searches have run,
 against its own VmRSS when it first answered.
 
@@ -55,6 +59,7 @@ HIGHLIGHTS = 20_000
 LOADS = 20
 SEARCHES = 20
 PUBLISHES = 30
+OPENS = 20
 WARMUP = 2
 SESSION = 8  # presses in one episode, as a listener makes them
 SPEAKERS = ("kitchen", "bedroom", "car")
@@ -435,6 +440,23 @@ def _paired(page: Any, dashboard: str, site: StaticSite, paths: list[str]) -> di
     return got
 
 
+# open the i-th card's transcript; resolve with the ms until its words arrive
+OPEN_TRANSCRIPT = """(i) => new Promise((done) => {
+  const part = document.querySelectorAll('details.transcript[hx-get]')[i];
+  const began = performance.now();
+  new MutationObserver((_, seen) => {
+    if (part.querySelector('.words p')) { seen.disconnect(); done(performance.now() - began); }
+  }).observe(part, {childList: true, subtree: true});
+  part.open = true;
+})"""
+
+
+def _transcripts(page: Any, dashboard: str) -> list[float]:
+    """Each of the first OPENS cards' transcript opened in turn: ms until shown."""
+    page.goto(dashboard, wait_until="load")
+    return [page.evaluate(OPEN_TRANSCRIPT, i) for i in range(OPENS)]
+
+
 def _page_offset(page: Any) -> float:
     """Seconds to subtract from the page's epoch clock to get time.time()."""
     best = (float("inf"), 0.0)
@@ -614,6 +636,8 @@ def run() -> list[Figure]:
                 queries = [f"?q={quote_plus(w)}" for w in words]
                 searches = _paired(page, dashboard.url, site, queries)
                 _note(f"{SEARCHES} searches and as many static")
+                opened = _transcripts(page, dashboard.url)
+                _note(f"{OPENS} transcripts opened")
                 after_pages = dashboard.memory()
                 live = _publishes(page, dashboard.url, broker.port, highlights)
                 _note(f"{PUBLISHES} publishes")
@@ -632,6 +656,15 @@ def run() -> list[Figure]:
         searches,
         SEARCHES,
         f"{SEARCHES} words found in {hits[0]}..{hits[-1]} highlights",
+    )
+    figures.append(
+        Figure(
+            "dashboard: open a card's transcript -> words shown p95",
+            _q(opened, 0.95),
+            unit="ms",
+            detail=f"p50 {_q(opened, 0.5):.1f} ms, max {max(opened):.1f} ms; {OPENS} cards of /,"
+            " fetched when opened",
+        )
     )
     for name, q in (("p50", 0.5), ("p95", 0.95)):
         mine, base = _q(visible_ms, q), _q(bare_ms, q)
