@@ -161,6 +161,16 @@ def page_and_witness(chromium: Any) -> Iterator[tuple[Any, Witness]]:
     context.close()
 
 
+def until_in_page(
+    page: Any, expression: str, what: str, timeout: float = 30.0, arg: Any = None
+) -> Any:
+    """Poll a JavaScript expression (or a one-argument function and ``arg``) from
+    the test's side until it is truthy. Playwright's ``wait_for_function`` evals
+    the predicate inside the page, which the dashboard's CSP (no unsafe-eval)
+    refuses now and then (microsoft/playwright#36986); ``evaluate`` is not eval."""
+    return wait_for(lambda: page.evaluate(expression, arg), timeout, 0.05, what)
+
+
 def publish_highlight(port: int, h: HighlightPayload | bytes, device: str | None = None) -> None:
     payload = h if isinstance(h, bytes) else h.to_json()
     who = device or (h.device_id if isinstance(h, HighlightPayload) else "kitchen")

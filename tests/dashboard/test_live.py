@@ -7,7 +7,7 @@ from typing import Any
 
 from earmark.sync.broker import LocalBroker
 
-from .conftest import DashboardProcess, Witness, highlight, publish_highlight
+from .conftest import DashboardProcess, Witness, highlight, publish_highlight, until_in_page
 
 
 def test_a_new_highlight_arrives_live_and_its_progress_follows(
@@ -15,7 +15,7 @@ def test_a_new_highlight_arrives_live_and_its_progress_follows(
 ) -> None:
     page, witness = page_and_witness
     page.goto(dashboard.url)
-    page.wait_for_function("document.querySelector('#live')?._htmx?.sse !== undefined")
+    until_in_page(page, "document.querySelector('#live')?._htmx?.sse !== undefined", "the stream")
     first = highlight(id="live1")
     publish_highlight(broker.port, first)
     card = page.locator("#h-live1")

@@ -31,7 +31,7 @@ from earmark.sync.broker import LocalBroker, free_port
 from tests.daemon_process import Daemon, earmark
 from tests.support import MqttListener, highlight_versions, wait_for, write_feed
 
-from .conftest import DashboardProcess, Witness
+from .conftest import DashboardProcess, Witness, until_in_page
 from .shared import start_dashboard
 
 SPEAKER = "#s-testbox"
@@ -201,12 +201,14 @@ def _open(page: Any, dashboard: DashboardProcess) -> None:
     """The list page, once its live stream has pushed a fresh speaker card."""
     page.goto(dashboard.url)
     page.locator(f"{SPEAKER} .position").wait_for()
-    page.wait_for_function("document.querySelector('#live')?._htmx?.sse !== undefined")
+    until_in_page(page, "document.querySelector('#live')?._htmx?.sse !== undefined", "the stream")
     shown = page.locator(f"{SPEAKER} .position").inner_text()
     # the speaker's state comes once a second while it plays: a new position on
     # the card is the live stream delivering
-    page.wait_for_function(
+    until_in_page(
+        page,
         "shown => document.querySelector('#s-testbox .position')?.textContent !== shown",
+        "a new position on the card",
         arg=shown,
     )
 
@@ -561,9 +563,11 @@ def test_a_new_start_and_end_in_the_edit_form_recut_the_highlight_through_pendin
     # "After about three months ..." is said from 43.0 s, "... tomatoes ..." until 53.7 s
     _edit(card, start="0:44", end="0:52")
     expect(page.locator(f"#r-{highlight_id} .ok")).to_contain_text(f"version {done.version + 1}")
-    page.wait_for_function(
+    until_in_page(
+        page,
         "() => window.seenStatuses.includes('pending') && window.seenStatuses.at(-1) === 'done'",
-        timeout=DONE_MS,
+        "pending, then done",
+        timeout=DONE_MS / 1000,
     )
 
     def since() -> list[HighlightPayload]:
