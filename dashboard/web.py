@@ -90,6 +90,8 @@ class Dashboard:
         return self.templates.get_template(name).render(
             csrf=self.keys.csrf(request.state.browser),
             login=self.settings.password_hash is not None,
+            # the page shows the mirror as of this change; its live stream starts there
+            live_after=self.hub.sequence,
             broker=self.ingest,
             **context,
         )
@@ -291,7 +293,8 @@ class Dashboard:
 
     async def events(self, request: Request) -> Response:
         filters = _filters(request)
-        page = self.hub.listen()
+        after = request.query_params.get("after", "")
+        page = self.hub.listen(int(after) if after.isdigit() and len(after) < 19 else None)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             try:

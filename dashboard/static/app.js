@@ -67,6 +67,13 @@ function joinEpisodeGroups(list) {
       for (const added of change.addedNodes) {
         if (!(added instanceof HTMLElement) || !added.dataset.episode) continue;
         const snips = added.querySelector(".snips");
+        // a card the page already shows may come again (the stream starts from the
+        // change the page was rendered at): the newer one stays
+        for (const card of snips.querySelectorAll(":scope > [id]")) {
+          for (const twin of list.querySelectorAll(`[id="${card.id}"]`)) {
+            if (twin !== card) twin.remove();
+          }
+        }
         for (const older of list.querySelectorAll(".episode")) {
           if (older === added || older.dataset.episode !== added.dataset.episode) continue;
           snips.append(...older.querySelector(".snips").children);

@@ -7,6 +7,7 @@ from typing import Any
 
 from earmark.sync.broker import LocalBroker
 
+from ..support import wait_for
 from .conftest import DashboardProcess, Witness, highlight, publish_highlight, until_in_page
 
 
@@ -36,6 +37,29 @@ def test_a_new_highlight_arrives_live_and_its_progress_follows(
     publish_highlight(broker.port, highlight(id="live2"))
     page.locator("#h-live2").wait_for()
     assert page.locator("#h-live1").get_attribute("data-status") == "done"
+    assert not witness.errors, witness.errors
+
+
+def test_a_highlight_that_arrives_between_the_page_and_its_stream_is_not_lost(
+    dashboard: DashboardProcess, broker: LocalBroker, page_and_witness: tuple[Any, Witness]
+) -> None:
+    page, witness = page_and_witness
+    publish_highlight(broker.port, highlight(id="before"))
+    wait_for(lambda: dashboard.get("/highlights/before/text")[0] == 200, 30, 0.05, "ingest")
+
+    def stream_late(route: Any) -> None:
+        # the page is rendered; before its stream connects, a highlight arrives
+        publish_highlight(broker.port, highlight(id="between", title="Arrived in between"))
+        wait_for(lambda: dashboard.get("/highlights/between/text")[0] == 200, 30, 0.05, "it")
+        route.continue_()
+
+    page.route("**/events?*", stream_late)
+    page.goto(dashboard.url)
+    page.locator("#h-between").wait_for()
+    assert page.locator("#h-between .title").inner_text() == "Arrived in between"
+    # the card the page was rendered with is there once, not twice
+    assert page.locator("#h-before").count() == 1
+    page.unroute("**/events?*")
     assert not witness.errors, witness.errors
 
 
