@@ -101,6 +101,20 @@ def dashboard_config(
     return write
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalBroker, Any]]:
+    """One broker and dashboard for a whole test module, for tests that each use
+    their own ids."""
+    from .shared import start_dashboard  # shared.py imports this module
+
+    with LocalBroker(free_port()) as broker:
+        running = start_dashboard(tmp_path_factory.mktemp("shared"), broker.port)
+        try:
+            yield broker, running
+        finally:
+            running.stop()
+
+
 @pytest.fixture
 def dashboard(dashboard_config: Callable[..., Path], tmp_path: Path) -> Iterator[DashboardProcess]:
     config = dashboard_config()

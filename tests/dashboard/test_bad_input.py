@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,11 +18,11 @@ from playwright.sync_api import expect
 
 from earmark.dashboard.store import episode_key
 from earmark.payloads import EpisodePayload, HighlightPayload, StatePayload
-from earmark.sync.broker import LocalBroker, free_port
+from earmark.sync.broker import LocalBroker
 
 from ..support import wait_for
 from .conftest import DashboardProcess, Witness, as_json, highlight, publish_highlight, publish_raw
-from .shared import assert_nothing_ran, open_live, start_dashboard, stored
+from .shared import assert_nothing_ran, open_live, stored
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -32,17 +31,6 @@ ATTR = '" onmouseover="alert(1)'
 
 def hostile(word: str) -> str:
     return f"{word} {SCRIPT} {IMG} {ATTR}"
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalBroker, Any]]:
-    """One broker and dashboard for the tests that use their own ids."""
-    with LocalBroker(free_port()) as broker:
-        running = start_dashboard(tmp_path_factory.mktemp("shared"), broker.port)
-        try:
-            yield broker, running
-        finally:
-            running.stop()
 
 
 def dropped_lines(dashboard: DashboardProcess, topic: str) -> list[str]:

@@ -16,24 +16,14 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from earmark.sync.broker import LocalBroker, free_port
+from earmark.sync.broker import LocalBroker
 
 from ..support import MqttListener, wait_for
 from .conftest import DashboardProcess, Witness, highlight, publish_highlight, publish_raw
-from .shared import assert_nothing_ran, open_live, start_dashboard, stored
+from .shared import assert_nothing_ran, open_live, stored
 
 QUOTE = "Worms need air more than they need food."
 TRANSCRIPT = f"So the heap went sour in a week. {QUOTE} Turn it every Sunday."
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalBroker, Any]]:
-    with LocalBroker(free_port()) as broker:
-        running = start_dashboard(tmp_path_factory.mktemp("parts"), broker.port)
-        try:
-            yield broker, running
-        finally:
-            running.stop()
 
 
 def done(highlight_id: str, version: int = 4, **fields: Any) -> Any:
