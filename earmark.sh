@@ -108,8 +108,9 @@ run_tests() {
     say "arm64";           check_arm64_wheels
     say "tests"
     set +e
-    # one worker per core, a test file per worker at a time (its module fixtures stay whole)
-    "$VENV/bin/python" -m pytest --numprocesses=auto --dist=loadfile "$@"
+    # one worker per core; an idle worker takes tests from a busy one, so a long
+    # file near the end does not leave a core idle
+    "$VENV/bin/python" -m pytest --numprocesses=auto --dist=worksteal "$@"
     local code=$?
     set -e
     if [ $code -eq 5 ]; then say "pytest collected no tests: that is a failure"; exit 1; fi
