@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS highlights (
     deleted     INTEGER NOT NULL,
     payload     TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS highlights_newest ON highlights (deleted, pressed_at DESC);
+DROP INDEX IF EXISTS highlights_newest;
+CREATE INDEX IF NOT EXISTS highlights_newest_first
+    ON highlights (deleted, pressed_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS highlights_episode ON highlights (episode_key, pressed_at);
 CREATE INDEX IF NOT EXISTS highlights_device ON highlights (device_id, updated_at);
 CREATE INDEX IF NOT EXISTS highlights_podcast ON highlights (podcast);
@@ -70,6 +72,12 @@ SEARCHED = ("title", "quote", "takeaways", "note", "transcript", "tags")
 # only then turns them into <mark>, so a match never opens a door for markup
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
 PAGE = 50
+CURSOR_SEPARATOR = "~"  # in neither an ISO time nor a highlight id
+
+
+def page_cursor(last: HighlightPayload) -> str:
+    """Where the next (older) page starts: after the last highlight shown."""
+    return f"{last.pressed_at}{CURSOR_SEPARATOR}{last.id}"
 
 
 def episode_key(podcast: str, episode: str) -> str:
@@ -286,15 +294,20 @@ class Mirror:
             where.append("h.pressed_at < ?")
             params.append(filters.until + "T99")  # the whole day, whatever the time
         if before:
-            where.append("h.pressed_at < ?")
-            params.append(before)
+            # a page ends at (pressed_at, id): two speakers can press in the same
+            # millisecond, and a cursor on the time alone would skip the second
+            pressed_at, _, highlight_id = before.partition(CURSOR_SEPARATOR)
+            where.append("(h.pressed_at, h.id) < (?, ?)" if highlight_id else "h.pressed_at < ?")
+            params.extend((pressed_at, highlight_id) if highlight_id else (pressed_at,))
         columns = "h.payload, h.episode_key, c.highlight_id IS NOT NULL AS has_clip"
         clips = "LEFT JOIN clips c ON c.highlight_id = h.id"
         if not filters.query:
             sql = f"SELECT {columns} FROM highlights h {clips} WHERE {' AND '.join(where)}"
             return [
                 _stored(r)
-                for r in self._rows(f"{sql} ORDER BY h.pressed_at DESC LIMIT ?", (*params, limit))
+                for r in self._rows(
+                    f"{sql} ORDER BY h.pressed_at DESC, h.id DESC LIMIT ?", (*params, limit)
+                )
             ]
         marks = ", ".join(
             f"highlight(search, {i}, '{MARK_OPEN}', '{MARK_CLOSE}') AS m_{name}"

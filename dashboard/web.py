@@ -43,7 +43,7 @@ from earmark.dashboard.security import (
     password_matches,
 )
 from earmark.dashboard.settings import Settings
-from earmark.dashboard.store import PAGE, Filters, Mirror, Stored
+from earmark.dashboard.store import PAGE, Filters, Mirror, Stored, page_cursor
 from earmark.payloads import HighlightPayload
 
 HERE = Path(__file__).parent
@@ -107,7 +107,7 @@ class Dashboard:
         # search results are the best matches, not a timeline: they are not paged
         if len(found) > PAGE and not filters.query:
             query = {k: v for k, v in request.query_params.items() if k != "before"}
-            older = urlencode({**query, "before": shown[-1].highlight.pressed_at})
+            older = urlencode({**query, "before": page_cursor(shown[-1].highlight)})
         return self.render(
             request,
             "index.html",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from earmark.dashboard.schema import PayloadError, parse
-from earmark.dashboard.store import MARK_CLOSE, MARK_OPEN, Filters, Mirror
+from earmark.dashboard.store import MARK_CLOSE, MARK_OPEN, Filters, Mirror, page_cursor
 from earmark.payloads import HighlightPayload
 
 from .conftest import as_json, highlight
@@ -50,6 +50,23 @@ def test_search_finds_each_field_once_and_marks_the_match(mirror: Mirror) -> Non
     # porter stemming and a prefix on the last word
     assert [s.highlight.id for s in mirror.highlights(Filters(query="turning"))] == ["k"]
     assert [s.highlight.id for s in mirror.highlights(Filters(query="comp"))] == ["t"]
+
+
+def test_pages_of_highlights_pressed_in_the_same_millisecond_skip_none(
+    mirror: Mirror,
+) -> None:
+    """Two speakers can press at the same moment: a page that ends between
+    them must not lose the second to a cursor on the time alone."""
+    same = "2026-11-26T10:00:00.000Z"
+    for n in range(7):
+        mirror.apply(highlight(id=f"h{n}", pressed_at=same, device_id=f"speaker{n % 2}"))
+    mirror.apply(highlight(id="older", pressed_at="2026-11-26T09:59:59.999Z"))
+    seen: list[str] = []
+    before = None
+    while page := mirror.highlights(Filters(), before=before, limit=3):
+        seen += [s.highlight.id for s in page]
+        before = page_cursor(page[-1].highlight)
+    assert seen == [f"h{n}" for n in reversed(range(7))] + ["older"]
 
 
 @pytest.mark.parametrize(
