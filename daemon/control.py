@@ -22,6 +22,9 @@ from earmark.errors import EarmarkError, NotRunningError
 
 log = logging.getLogger(__name__)
 
+# how long a stop waits for the requests being answered
+STOP_WAIT = 2.0
+
 Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -34,6 +37,8 @@ class ControlServer:
         self.path = path
         self.handler = handler
         self._server: asyncio.AbstractServer | None = None
+        self._stopping = False
+        self._serving: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if self.path.exists():
@@ -49,16 +54,28 @@ class ControlServer:
     async def stop(self) -> None:
         if self._server is None:
             return  # never started: the socket there (if any) is not ours
+        self._stopping = True
         self._server.close()
+        # a request being answered finishes before the store it reads is closed;
+        # one still being read is refused (Python 3.11's wait_closed waits for neither)
+        if self._serving:
+            _, late = await asyncio.wait(self._serving, timeout=STOP_WAIT)
+            for task in late:
+                task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 1)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._serving.add(task)
         try:
             line = await asyncio.wait_for(reader.readline(), 10)
             try:
+                if self._stopping:
+                    raise EarmarkError("earmark is stopping; the command was not run")
                 request = json.loads(line)
                 if not isinstance(request, dict) or not isinstance(request.get("command"), str):
                     raise ValueError('expected {"command": "..."}')
@@ -84,6 +101,7 @@ class ControlServer:
             log.exception("control request failed")
         finally:
             writer.close()
+            self._serving.discard(task)
 
 
 def _answers(path: Path) -> bool:
