@@ -486,10 +486,10 @@ class Playback:
     def _save_position(self, progress: Progress) -> None:
         if progress.episode_id is None or self.reel is not None:
             return  # a highlight reel must not move the resume point
-        self.catalog.save_position(progress.episode_id, progress.position, progress.duration)
-        if progress.played:
-            self.catalog.mark_played(progress.episode_id)
-        self.announce(PositionSaved(progress.episode_id, progress.position, progress.played))
+        if self.catalog.save_position(
+            progress.episode_id, progress.position, progress.duration, progress.played
+        ):
+            self.announce(PositionSaved(progress.episode_id, progress.position, progress.played))
 
     def _state_changed(self, state: PlayerState) -> None:
         # the look-ahead (re)starts whenever an episode starts or resumes playing

@@ -9,9 +9,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from earmark.store.database import Database, DiskFullError, utc_now
+from earmark.store.database import Database, utc_now
 
 log = logging.getLogger(__name__)
+
+# a position save runs on the event loop and the next one makes it good: it
+# waits this long for a lock, not the store's ten seconds
+POSITION_SAVE_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def _episode(row: sqlite3.Row) -> StoredEpisode:
 class Catalog:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._positions_refused = False  # the last position save met a full disk
+        self._positions_refused = False  # the store refused the last position save
 
     def save_podcast(
         self,
@@ -348,12 +352,16 @@ class Catalog:
         )
         return [_episode(r) for r in rows]
 
-    def save_position(self, episode_id: int, position: float, duration: float | None) -> None:
-        """Remember where the listener is. Saved every few seconds, so a full disk
-        only skips saves (said once, and once more when they work again): playing
-        goes on, and the next save after space is freed catches up."""
+    def save_position(
+        self, episode_id: int, position: float, duration: float | None, played: bool = False
+    ) -> bool:
+        """Remember where the listener is (and that the episode was heard to its
+        end); whether it was saved. Saved every few seconds, so a store that
+        refuses a write (a full disk, a failing card, a lock held too long) only
+        skips saves, said once and once more when they work again: playing goes
+        on, and the next save that works catches up."""
         try:
-            with self.db.transaction() as conn:
+            with self.db.transaction(wait=POSITION_SAVE_WAIT) as conn:
                 conn.execute(
                     "INSERT INTO playback_positions (episode_id, position, duration, updated_at)"
                     " VALUES (?, ?, ?, ?) ON CONFLICT(episode_id) DO UPDATE SET"
@@ -361,16 +369,19 @@ class Catalog:
                     " updated_at=excluded.updated_at",
                     (episode_id, position, duration, utc_now()),
                 )
-        except DiskFullError as exc:
+                if played:
+                    conn.execute("UPDATE episodes SET played = 1 WHERE id = ?", (episode_id,))
+        except sqlite3.Error as exc:  # DiskFullError is one
             if not self._positions_refused:
                 log.error(
                     "position not saved episode=%d position=%.1f: %s", episode_id, position, exc
                 )
             self._positions_refused = True
-            return
+            return False
         if self._positions_refused:
             log.info("position saved again episode=%d position=%.1f", episode_id, position)
             self._positions_refused = False
+        return True
 
     def duration(self, episode_id: int) -> float | None:
         """How long the episode is: as the player measured it, else as its feed says;

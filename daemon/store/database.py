@@ -15,6 +15,7 @@ import re
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,10 @@ from earmark.store.disk import has_no_room, is_disk_full
 from earmark.store.safekeeping import Safekeeping
 
 log = logging.getLogger(__name__)
+# how long a write waits for a lock another program holds before it gives up,
+# and how long SQLite waits at a time before the connection is free for others
+BUSY_TIMEOUT = 10.0
+BUSY_STEP = 0.1
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -69,12 +74,14 @@ class Database:
             keeper.check()
             _private_file(path)
             self.connection = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=10
+                path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT
             )
             self.connection.row_factory = sqlite3.Row
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=FULL")
             self.connection.execute("PRAGMA foreign_keys=ON")
+            # from here on a wait for another program's lock is in steps (_locked)
+            self.connection.execute(f"PRAGMA busy_timeout = {int(BUSY_STEP * 1000)}")
             self._migrate(keeper)
             keeper.start()
             self._safekeeping = keeper
@@ -131,34 +138,62 @@ class Database:
                 )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, wait: float = BUSY_TIMEOUT) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE .. COMMIT under the lock; ROLLBACK on any error. A full
-        disk raises DiskFullError (one line, naming the folder)."""
-        with self.lock:
-            self.connection.execute("BEGIN IMMEDIATE")
+        disk raises DiskFullError (one line, naming the folder).
+
+        While another program holds the write lock (a backup tool, a ``sqlite3``
+        shell), this waits up to ``wait`` seconds for it, in steps that let the
+        connection's other users (the loop's reads) in between; then 'database
+        is locked'. A write on the event loop that the next one makes good, such
+        as a position save, passes a short ``wait``."""
+        self._locked(wait, "BEGIN IMMEDIATE")
+        try:
+            yield from self._transaction()
+        finally:
+            self.lock.release()
+
+    def _locked(self, wait: float, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+        """Take the lock and run ``sql``, returning with the lock held. While
+        another program holds the database, SQLite waits BUSY_STEP, then the lock
+        is let go so that the connection's other users get in, and it is tried
+        again until ``wait`` is over."""
+        deadline = time.monotonic() + wait
+        while True:
+            if not self.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise sqlite3.OperationalError("database is locked (by another earmark thread)")
             try:
-                yield self.connection
+                return self.connection.execute(sql, params)
             except BaseException as exc:
-                self._after_commit.clear()
-                # SQLite has already rolled back after some errors (a full disk)
-                if self.connection.in_transaction:
-                    self.connection.execute("ROLLBACK")
-                if is_disk_full(exc) and not isinstance(exc, DiskFullError):
-                    raise DiskFullError.of(self.path.parent) from exc
-                raise
-            try:
-                self.connection.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self.connection.in_transaction:
-                    self.connection.execute("ROLLBACK")
-                if is_disk_full(exc):
-                    raise DiskFullError.of(self.path.parent) from exc
-                raise
-            finally:
-                done, self._after_commit = self._after_commit, []
-            if not self.connection.in_transaction:
-                for callback in done:
-                    callback()
+                self.lock.release()
+                if not (_is_busy(exc) and time.monotonic() < deadline):
+                    raise
+
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The transaction begun, to its end; the caller holds the lock."""
+        try:
+            yield self.connection
+        except BaseException as exc:
+            self._after_commit.clear()
+            # SQLite has already rolled back after some errors (a full disk)
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+            if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+                raise DiskFullError.of(self.path.parent) from exc
+            raise
+        try:
+            self.connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+            if is_disk_full(exc):
+                raise DiskFullError.of(self.path.parent) from exc
+            raise
+        finally:
+            done, self._after_commit = self._after_commit, []
+        if not self.connection.in_transaction:
+            for callback in done:
+                callback()
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the current transaction has committed (never if it
@@ -166,14 +201,23 @@ class Database:
         self._after_commit.append(callback)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        with self.lock:
-            return self.connection.execute(sql, params).fetchall()
+        cursor = self._locked(BUSY_TIMEOUT, sql, params)
+        try:
+            return cursor.fetchall()
+        finally:
+            self.lock.release()
 
     def close(self) -> None:
         if self._safekeeping is not None:
             self._safekeeping.stop()
         with self.lock:
             self.connection.close()
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY, in any of its extended forms: another connection holds the lock."""
+    code = getattr(exc, "sqlite_errorcode", None) if isinstance(exc, sqlite3.Error) else None
+    return code is not None and (code & 0xFF) == sqlite3.SQLITE_BUSY
 
 
 def _private_file(path: Path) -> None:
