@@ -43,6 +43,11 @@ A2DP_SINK = "0000110b-0000-1000-8000-00805f9b34fb"
 AUDIO_ICONS = frozenset({"audio-headset", "audio-headphones"})
 DEFAULT_SYSTEM_BUS = "unix:path=/var/run/dbus/system_bus_socket"
 SCAN_SECONDS = 20.0
+# How long Pair may take before it is cancelled. A headset that answers pairs in a few
+# seconds (paging, the link key, service discovery); bluetoothd itself gives a pairing
+# agent 60 s to answer (REQUEST_TIMEOUT in its src/agent.c), so a Pair still running
+# after that long waits on a headset that is not coming (dbus-fast's call has no limit).
+PAIR_SECONDS = 60.0
 Body = list[Any]  # a D-Bus message's arguments (``list`` is a method's name below)
 NO_ADAPTER = (
     "no Bluetooth adapter: check `rfkill list` and that the Pi's Bluetooth is enabled "
@@ -130,7 +135,11 @@ class Headphones(Protocol):
 
     async def list(self) -> Listing: ...
     async def pair(
-        self, address: str, scan_seconds: float = SCAN_SECONDS, pin: str = DEFAULT_PIN
+        self,
+        address: str,
+        scan_seconds: float = SCAN_SECONDS,
+        pin: str = DEFAULT_PIN,
+        pair_seconds: float = PAIR_SECONDS,
     ) -> Headset: ...
     async def connect(self, address: str) -> Headset: ...
     async def disconnect(self, address: str) -> None: ...
@@ -205,13 +214,18 @@ class BlueZ:
         return Listing(tuple(radios), tuple(devices))
 
     async def pair(
-        self, address: str, scan_seconds: float = SCAN_SECONDS, pin: str = DEFAULT_PIN
+        self,
+        address: str,
+        scan_seconds: float = SCAN_SECONDS,
+        pin: str = DEFAULT_PIN,
+        pair_seconds: float = PAIR_SECONDS,
     ) -> Headset:
         """Find (scanning if need be), pair, trust and connect the headset at ``address``;
-        a headset that asks for a PIN is given ``pin``."""
+        a headset that asks for a PIN is given ``pin``; a Pair that has not ended within
+        ``pair_seconds`` is cancelled."""
         headset = await self._find(address, scan_seconds)
         if not headset.paired:
-            await self._pair(headset, pin)
+            await self._pair(headset, pin, pair_seconds)
         if not headset.trusted:
             await self._set(headset.path, "Trusted", Variant("b", True), f"trusting {address}")
         return await self.connect(address)
@@ -234,11 +248,21 @@ class BlueZ:
             "RemoveDevice", ADAPTER, radio, "o", [headset.path], f"forgetting {address}"
         )
 
-    async def _pair(self, headset: Headset, pin: str) -> None:
+    async def _pair(self, headset: Headset, pin: str, seconds: float) -> None:
         agent = PairingAgent(headset.path, pin)
-        async with self._agent(agent):
+        async with self._agent(agent):  # unregistered however Pair ends, timed out too
             try:
-                await self._call("Pair", DEVICE, headset.path, what=f"pairing {headset.address}")
+                await asyncio.wait_for(
+                    self._call("Pair", DEVICE, headset.path, what=f"pairing {headset.address}"),
+                    seconds,
+                )
+            except TimeoutError:
+                await self._cancel_pairing(headset)
+                raise BluetoothError(
+                    f"pairing {headset.address}: the headset did not answer within {seconds:g} s: "
+                    "put it in pairing mode (usually hold its power button until the light "
+                    "flashes) and pair again"
+                ) from None
             except BlueZRefused as exc:
                 if agent.gave_pin and exc.error_name == "org.bluez.Error.AuthenticationFailed":
                     raise BluetoothError(
@@ -247,6 +271,17 @@ class BlueZ:
                         f"manual (earmark headphones pair {headset.address} --pin PIN)"
                     ) from None
                 raise
+
+    async def _cancel_pairing(self, headset: Headset) -> None:
+        """Device1.CancelPairing: bluetoothd stops waiting on the headset (its Pair then
+        fails with AuthenticationCanceled, which nobody waits for any more)."""
+        log.info("pairing timed out, cancelling device=%s", headset.address)
+        try:
+            await self._call(
+                "CancelPairing", DEVICE, headset.path, what=f"cancelling {headset.address}"
+            )
+        except BluetoothError as exc:  # DoesNotExist: the Pair ended meanwhile
+            log.info("pairing not cancelled device=%s: %s", headset.address, exc)
 
     @contextlib.asynccontextmanager
     async def _agent(self, agent: PairingAgent) -> AsyncIterator[None]:
@@ -391,7 +426,11 @@ class FakeHeadphones:
         return Listing((radio,), tuple(self.devices.values()))
 
     async def pair(
-        self, address: str, scan_seconds: float = SCAN_SECONDS, pin: str = DEFAULT_PIN
+        self,
+        address: str,
+        scan_seconds: float = SCAN_SECONDS,
+        pin: str = DEFAULT_PIN,
+        pair_seconds: float = PAIR_SECONDS,
     ) -> Headset:
         if address not in self.devices:
             raise BluetoothError(f"{address} did not show up within {scan_seconds:g} s")

@@ -15,7 +15,9 @@ from the test's thread:
   fails with AuthenticationFailed when it is not ``pin`` or there is no agent, with
   AuthenticationRejected when the agent says Rejected), ``asks="confirm"`` (Secure
   Simple Pairing: RequestConfirmation, the same errors), ``asks="cancel"`` (the
-  headset gives up: the agent's Cancel, then AuthenticationCanceled);
+  headset gives up: the agent's Cancel, then AuthenticationCanceled), ``asks="nothing"``
+  (the headset never answers: Pair waits until ``CancelPairing``, then fails with
+  AuthenticationCanceled; CancelPairing answers DoesNotExist when no Pair waits);
 - ``stranger``: an address; before asking about the headset, Pair asks the agent to
   confirm, authorise and allow a service for that device; ``stranger_answers``
   holds the error name (or "ok") of each;
@@ -111,6 +113,7 @@ class Device(ServiceInterface):
         self.asks, self.pin = asks, pin
         self.paired = self.trusted = self.connected = False
         self.calls: list[str] = []
+        self.pairing: asyncio.Event | None = None  # a Pair waiting on a silent headset
 
     def change(self, **values: bool) -> None:
         for name, value in values.items():
@@ -123,9 +126,21 @@ class Device(ServiceInterface):
         self.calls.append("Pair")
         if self.standin.pairing_fails:
             raise DBusError("org.bluez.Error.AuthenticationFailed", "Authentication Failed")
+        if self.asks == "nothing":
+            self.pairing = asyncio.Event()
+            await self.pairing.wait()  # set by CancelPairing: the headset never answers
+            self.pairing = None
+            raise DBusError("org.bluez.Error.AuthenticationCanceled", "Authentication Canceled")
         if self.asks is not None:
             await self.standin.authenticate(self, caller)
         self.change(Paired=True)
+
+    @method()
+    def CancelPairing(self):  # noqa: N802
+        self.calls.append("CancelPairing")
+        if self.pairing is None:
+            raise DBusError("org.bluez.Error.DoesNotExist", "Does Not Exist")
+        self.pairing.set()
 
     @method()
     def Connect(self):  # noqa: N802

@@ -1,6 +1,7 @@
 """The pairing agent against the stand-in bluetoothd: a headset that asks for a PIN
 or a yes pairs through ``earmark headphones pair``; a wrong PIN, a refusal, a
-cancel are one line; the agent answers for no other device and is gone after."""
+cancel, a headset that never answers are one line; the agent answers for no other
+device and is gone after."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from dbus_fast import BusType, Message
 from dbus_fast.aio import MessageBus
 
+from earmark.device.bluetooth import BluetoothError, open_bluez
 from earmark.device.pairing_agent import AGENT_PATH, PairingAgent
 
+from ..support import until
 from .bluez_standin import StandInBluez, device_path
 from .test_bluetooth import BUDS, earmark_headphones, one_line_error
 
@@ -136,6 +140,67 @@ def test_a_headset_that_gives_up_is_logged_and_one_line(
     assert "AuthenticationCanceled" in message and "pairing mode" in message
     assert f"bluetoothd cancelled its request device={BUDS}" in caplog.text
     assert bluez.agent_calls == REGISTERED_AND_GONE and not bluez.agents
+
+
+def test_a_pair_the_headset_never_answers_is_cancelled_after_the_limit(
+    bluez: StandInBluez,
+) -> None:
+    bluez.nearby(BUDS, asks="nothing")
+
+    async def pair() -> None:
+        headphones = await open_bluez()
+        try:
+            await headphones.pair(BUDS, pair_seconds=0.5)
+        finally:
+            await headphones.close()
+
+    started = time.monotonic()
+    with pytest.raises(BluetoothError) as caught:
+        asyncio.run(asyncio.wait_for(pair(), 30))  # without the limit: fails, not hangs
+    assert time.monotonic() - started >= 0.5
+    assert str(caught.value) == (
+        f"pairing {BUDS}: the headset did not answer within 0.5 s: put it in pairing mode "
+        "(usually hold its power button until the light flashes) and pair again"
+    )
+    buds = bluez.devices[BUDS]
+    assert buds.calls == ["Pair", "CancelPairing"] and not buds.paired
+    assert bluez.agent_calls == REGISTERED_AND_GONE and not bluez.agents
+
+
+def test_the_standin_cancels_a_pairing_as_bluez_does(bluez: StandInBluez, bus: str) -> None:
+    """CancelPairing with no Pair under way is DoesNotExist; during one, it ends that
+    Pair with AuthenticationCanceled."""
+    buds = bluez.known(BUDS, asks="nothing")
+
+    async def calls() -> list[str]:
+        client = await MessageBus(bus_address=bus, bus_type=BusType.SYSTEM).connect()
+
+        async def call(member: str) -> str:
+            reply = await client.call(
+                Message(
+                    destination="org.bluez",
+                    path=device_path(BUDS),
+                    interface="org.bluez.Device1",
+                    member=member,
+                )
+            )
+            assert reply is not None
+            return reply.error_name or "ok"
+
+        try:
+            idle = await call("CancelPairing")
+            pairing = asyncio.create_task(call("Pair"))
+            await until(lambda: buds.pairing is not None, "the Pair under way", timeout=10)
+            return [idle, await call("CancelPairing"), await pairing]
+        finally:
+            client.disconnect()
+
+    assert asyncio.run(calls()) == [
+        "org.bluez.Error.DoesNotExist",
+        "ok",
+        "org.bluez.Error.AuthenticationCanceled",
+    ]
+    assert buds.pairing is None and not buds.paired
 
 
 def test_the_cli_says_a_wrong_pin_in_one_line_and_exits_non_zero(bluez: StandInBluez) -> None:
