@@ -112,10 +112,14 @@ class Playback:
             self.earcons.close()
 
     # -- episodes and the queue -------------------------------------------------
-    def play_episode(self, episode: StoredEpisode, start: float | None = None) -> None:
+    def play_episode(
+        self, episode: StoredEpisode, start: float | None = None, paused_for: str | None = None
+    ) -> None:
+        """Play ``episode`` from ``start`` (default: where the listener left it);
+        with ``paused_for``, load it paused, held for that reason (``release``)."""
         player = self._ready()
         self.reel = None
-        self.held = None
+        self.held = paused_for
         self.nothing_to_play = None
         if start is None:
             start = self.catalog.position(episode.id)
@@ -127,7 +131,8 @@ class Playback:
         speed = self.catalog.podcast_speed(episode.podcast_id) or self.settings.speed
         player.set_speed(speed)
         log.info(
-            "playing episode=%r podcast=%r from=%.1f source=%s",
+            "%s episode=%r podcast=%r from=%.1f source=%s",
+            f"loaded paused reason={paused_for}" if paused_for else "playing",
             episode.title,
             episode.podcast_title,
             start,
@@ -138,15 +143,17 @@ class Playback:
             start,
             episode_id=episode.id,
             chapters=[Chapter(s, t) for s, t in episode.chapters],
+            paused=paused_for is not None,
         )
         self._save_queue()
 
     def autoplay_at_start(self) -> None:
-        """The library is ready: play on where the listener was, if autoplay is on."""
+        """The library is ready: play on where the listener was, if autoplay is on;
+        held (say, the headset is not there yet): loaded paused until released."""
         if self.settings.autoplay:
-            self.play_next_unfinished()
+            self.play_next_unfinished(paused_for=self.held)
 
-    def play_next_unfinished(self) -> None:
+    def play_next_unfinished(self, paused_for: str | None = None) -> None:
         """At start: the queue's current episode, else the last one listened to,
         else the newest unplayed. With everything played, say so and wait for `play`."""
         episode = self._unfinished()
@@ -154,7 +161,7 @@ class Playback:
             self.nothing_to_play = self._why_nothing()
             log.warning("nothing to play: %s", self.nothing_to_play)
             return
-        self.play_episode(episode)
+        self.play_episode(episode, paused_for=paused_for)
 
     def _unfinished(self) -> StoredEpisode | None:
         current = self.queue.current
@@ -391,8 +398,13 @@ class Playback:
     # -- where it sounds ---------------------------------------------------------
     def hold(self, why: str) -> bool:
         """Pause what plays (or loads) for ``why``, which is not the listener's doing;
-        True if something was playing. ``release(why)`` plays it on."""
-        if self.player is None or self.snapshot().status not in (Status.PLAYING, Status.LOADING):
+        True if something was playing. Before anything was loaded, what autoplay
+        starts is loaded paused instead. ``release(why)`` plays it on."""
+        status = self.snapshot().status if self.player is not None else Status.STOPPED
+        if status == Status.STOPPED:
+            self.held = self.held or why
+            return False
+        if self.player is None or status not in (Status.PLAYING, Status.LOADING):
             return False
         self.player.pause()  # saves the position, as every pause does
         self.held = why
@@ -401,9 +413,11 @@ class Playback:
     def release(self, why: str) -> bool:
         """Play on what ``hold(why)`` paused, unless the listener has played, paused or
         chosen something since; True if it plays on."""
-        if self.held != why or self.player is None:
+        if self.held != why:
             return False
         self.held = None
+        if self.player is None or self.snapshot().status == Status.STOPPED:
+            return False  # held before anything was loaded: autoplay plays as it would
         self.player.resume()
         return True
 

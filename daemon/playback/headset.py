@@ -1,7 +1,8 @@
 """Follow the listener's Bluetooth headset: when it goes away mid-episode, play
 on through ``player.fallback_audio_device`` if one is configured, else pause
-(the position saved as every pause saves it); when it is back, sound through
-it again and play on what earmark paused. A pause the listener made, or a
+(the position saved as every pause saves it), and at start autoplay loads the
+episode paused; when it is back, sound through it again and play on what
+earmark paused. A pause the listener made, or a
 play, pause or new episode since, is theirs: it stays as they left it."""
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class FollowHeadset(Listener):
                 state.episode_id,
                 state.position,
             )
+        elif self.playback.held == AWAY:
+            log.info("playing waits for the headset address=%s", event.address)
 
     def headset_connected(self, event: HeadsetConnected) -> None:
         if self.on_fallback:

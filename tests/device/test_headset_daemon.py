@@ -89,3 +89,34 @@ def test_with_a_fallback_output_the_episode_plays_on_through_it_while_the_headse
     bluez.come_back(BUDS)
     wait_for(lambda: player(daemon)["audio_device"] == HEADSET_DEVICE, 60, 0.2, "the headset again")
     assert buds.connected and player(daemon)["status"] == "playing"
+
+
+def test_a_speaker_started_while_the_headset_is_away_waits_for_it_paused(
+    garden_config: Callable[..., Path], tmp_path: Path, bluez: StandInBluez
+) -> None:
+    """The box boots with the headset switched off: autoplay loads the episode
+    paused (nothing plays into an output that is not there), and the headset
+    switched on starts it where the listener was."""
+    buds = bluez.known(BUDS, paired=True, trusted=True, connected=False)
+    bluez.vanish(BUDS)  # known and trusted, out of range
+    settings = {"audio_device": HEADSET_DEVICE, "bluetooth_headset": BUDS}
+    config = garden_config({"player": settings, "transcription": {"lookahead": "off"}})
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        waiting = wait_for(
+            lambda: (s := daemon.status()) and s["player"]["status"] == "paused" and s["player"],
+            60,
+            0.2,
+            "a paused load",
+        )
+        assert waiting["paused_for"] == "headset away" and waiting["episode"] == "Compost"
+        assert f"headset away address={BUDS}" in daemon.log
+
+        bluez.come_back(BUDS)
+        back = wait_for(
+            lambda: (p := player(daemon))["status"] == "playing" and p, 60, 0.2, "playing"
+        )
+        assert buds.connected and back["episode"] == "Compost"
+        wait_for(lambda: player(daemon)["position"] > 1.0, 60, 0.2, "the episode to play on")
+    finally:
+        assert daemon.terminate() == 0
