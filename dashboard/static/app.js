@@ -42,6 +42,55 @@ function playInTurn(container) {
   if (clips[0]) clips[0].play();
 }
 
+// a card's part fetched when its <details data-part> opens (hx-trigger "toggle"): the
+// fetch goes only while the part is open and not yet loaded, so a failed one is said
+// in the part and opening it again tries again; once loaded it is not fetched again.
+// Events from inside a part (the Edit form's own post) bubble here too: not ours.
+function partOf(event) {
+  const part = event.target;
+  return part instanceof HTMLDetailsElement && part.dataset.part ? part : null;
+}
+
+function sayNotLoaded(part, why, todo = "close and open it to try again") {
+  const said = document.createElement("p");
+  said.className = "error";
+  said.setAttribute("role", "alert");
+  said.textContent = `Could not load ${part.dataset.part} (${why}); ${todo}.`;
+  part.querySelector(".lazy").replaceChildren(said);
+}
+
+document.addEventListener("htmx:before:request", (event) => {
+  const part = partOf(event);
+  if (!part) return;
+  if (!part.open || "loaded" in part.dataset) {
+    event.preventDefault();
+    return;
+  }
+  part.querySelector(".lazy").replaceChildren(); // "Loading…" where a failure was said
+});
+document.addEventListener("htmx:after:request", (event) => {
+  const part = partOf(event);
+  if (!part) return;
+  const status = event.detail.ctx.response.status;
+  if (status < 400) {
+    part.dataset.loaded = "";
+  } else if (status === 401) {
+    event.preventDefault();
+    sayNotLoaded(part, "signed out", "reload the page to sign in");
+  } else if (status !== 404) {
+    // a 404 is the dashboard's own line (the highlight was deleted or is not here),
+    // swapped in by htmx; anything else is not shown as it came
+    event.preventDefault();
+    sayNotLoaded(part, `the dashboard answered ${status}`);
+  }
+});
+document.addEventListener("htmx:error", (event) => {
+  const part = partOf(event);
+  if (!part) return;
+  delete part.dataset.loaded; // a swap that failed did not load it either
+  sayNotLoaded(part, "the dashboard did not answer");
+});
+
 // a lost live stream says so; htmx reconnects by itself
 document.addEventListener("htmx:sse:error", () => {
   const banner = document.getElementById("broker");
