@@ -7,11 +7,14 @@ letting the dashboard's memory grow.
 Every change gets a sequence number, and the last ``QUEUE`` are kept: a page
 is rendered as of a number, and its stream (a second request, a moment later)
 starts with what changed since, so a highlight that arrives in between is not
-lost to that page."""
+lost to that page. A page whose changes are no longer kept (rendered by an
+earlier run of the dashboard, or more than ``QUEUE`` changes ago) is told it
+missed some, so that its reader reloads it."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import deque
 from dataclasses import dataclass
 
@@ -46,6 +49,13 @@ class Hub:
         self._pages: set[asyncio.Queue[Change | None]] = set()
         self.sequence = 0  # the number of the last change handed out
         self._recent: deque[tuple[int, Change]] = deque(maxlen=QUEUE)
+        # numbers restart with the dashboard: a mark names its run too
+        self._run = secrets.token_hex(4)
+
+    @property
+    def mark(self) -> str:
+        """Where things stand now, for a page to start its stream from."""
+        return f"{self._run}-{self.sequence}"
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop the pages' streams run on (the web server's)."""
@@ -66,19 +76,20 @@ class Hub:
             else:
                 page.put_nowait(change)
 
-    def listen(self, after: int | None = None) -> asyncio.Queue[Change | None]:
-        """A page's queue, starting with what changed after change number ``after``
-        (the number its page was rendered at), when those are still kept; a page
-        rendered by an earlier run of the dashboard, or too long ago, gets only
-        what comes."""
+    def listen(self, mark: str | None = None) -> tuple[asyncio.Queue[Change | None], bool]:
+        """A page's queue, starting with what changed after ``mark`` (its page's
+        ``Hub.mark``) when those are still kept; and whether the page missed
+        changes that are not."""
         page: asyncio.Queue[Change | None] = asyncio.Queue()
+        run, _, number = (mark or "").partition("-")
+        after = int(number) if run == self._run and number.isdigit() else None
         oldest_kept = self._recent[0][0] if self._recent else self.sequence + 1
-        if after is not None and oldest_kept - 1 <= after <= self.sequence:
-            for number, change in self._recent:
-                if number > after:
-                    page.put_nowait(change)
+        replayed = after is not None and oldest_kept - 1 <= after <= self.sequence
+        for n, change in self._recent if replayed else ():
+            if after is not None and n > after:
+                page.put_nowait(change)
         self._pages.add(page)
-        return page
+        return page, mark is not None and not replayed
 
     def leave(self, page: asyncio.Queue[Change | None]) -> None:
         self._pages.discard(page)

@@ -91,7 +91,7 @@ class Dashboard:
             csrf=self.keys.csrf(request.state.browser),
             login=self.settings.password_hash is not None,
             # the page shows the mirror as of this change; its live stream starts there
-            live_after=self.hub.sequence,
+            live_after=self.hub.mark,
             broker=self.ingest,
             **context,
         )
@@ -293,12 +293,14 @@ class Dashboard:
 
     async def events(self, request: Request) -> Response:
         filters = _filters(request)
-        after = request.query_params.get("after", "")
-        page = self.hub.listen(int(after) if after.isdigit() and len(after) < 19 else None)
+        mark = request.query_params.get("after")
+        page, missed = self.hub.listen(mark[:40] if mark else None)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             try:
                 yield {"data": self._broker_banner(request)}  # how things stand now
+                if missed:
+                    yield {"data": _partial("#missed", self.fragment(request, "_missed.html"))}
                 while True:
                     change = await page.get()
                     if change is None:
@@ -318,7 +320,7 @@ class Dashboard:
             return self._broker_banner(request)
         if isinstance(change, SpeakerChanged):
             cards = self.fragment(request, "_speakers.html", speakers=self.mirror.speakers())
-            return f'<hx-partial hx-target="#speakers" hx-swap="innerMorph">{cards}</hx-partial>'
+            return _partial("#speakers", cards, "innerMorph")
         assert isinstance(change, HighlightChanged)
         s = change.stored
         if change.new:
@@ -329,16 +331,14 @@ class Dashboard:
             group = views.grouped([s])[0]
             speakers = self.mirror.speakers()
             html = self.fragment(request, "_group.html", group=group, speakers=speakers)
-            return f'<hx-partial hx-target="#highlights" hx-swap="afterbegin">{html}</hx-partial>'
+            return _partial("#highlights", html, "afterbegin")
 
         card = self.fragment(request, "_highlight.html", s=s, speakers=self.mirror.speakers())
-        return (
-            f'<hx-partial hx-target="#h-{s.highlight.id}" hx-swap="outerMorph">{card}</hx-partial>'
-        )
+        return _partial(f"#h-{s.highlight.id}", card, "outerMorph")
 
     def _broker_banner(self, request: Request) -> str:
         html = self.fragment(request, "_broker.html")
-        return f'<hx-partial hx-target="#broker" hx-swap="outerHTML">{html}</hx-partial>'
+        return _partial("#broker", html)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -436,6 +436,11 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, send_secured)
+
+
+def _partial(target: str, html: str, swap: str = "outerHTML") -> str:
+    """An htmx 4 partial for the live stream: ``html`` swapped in at ``target``."""
+    return f'<hx-partial hx-target="{target}" hx-swap="{swap}">{html}</hx-partial>'
 
 
 def _with_headers(response: Response, browser: str | None) -> Response:

@@ -3,12 +3,23 @@ each later version moves its progress along (saved → transcribing → done).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from earmark.sync.broker import LocalBroker
 
 from ..support import wait_for
-from .conftest import DashboardProcess, Witness, highlight, publish_highlight, until_in_page
+from .conftest import (
+    DashboardProcess,
+    Witness,
+    _port_of,
+    highlight,
+    publish_highlight,
+    until_in_page,
+)
+
+STREAM_OPEN = "document.querySelector('#live')?._htmx?.sse !== undefined"
 
 
 def test_a_new_highlight_arrives_live_and_its_progress_follows(
@@ -16,7 +27,7 @@ def test_a_new_highlight_arrives_live_and_its_progress_follows(
 ) -> None:
     page, witness = page_and_witness
     page.goto(dashboard.url)
-    until_in_page(page, "document.querySelector('#live')?._htmx?.sse !== undefined", "the stream")
+    until_in_page(page, STREAM_OPEN, "the stream")
     first = highlight(id="live1")
     publish_highlight(broker.port, first)
     card = page.locator("#h-live1")
@@ -61,6 +72,37 @@ def test_a_highlight_that_arrives_between_the_page_and_its_stream_is_not_lost(
     assert page.locator("#h-before").count() == 1
     page.unroute("**/events?*")
     assert not witness.errors, witness.errors
+
+
+def test_a_page_open_across_a_restart_of_the_dashboard_says_it_missed_changes(
+    dashboard_config: Callable[..., Path],
+    broker: LocalBroker,
+    page_and_witness: tuple[Any, Witness],
+    tmp_path: Path,
+) -> None:
+    """What arrived while the dashboard was down reaches the dashboard (its MQTT
+    session keeps it), but not a page rendered by the run before: the page says
+    so, and a reload shows it."""
+    page, witness = page_and_witness
+    config = dashboard_config()
+    first = DashboardProcess(config, tmp_path / "first.log", _port_of(config))
+    page.goto(first.url)
+    until_in_page(page, STREAM_OPEN, "the stream")
+    assert page.locator("#missed").inner_text() == ""
+    first.stop()
+    publish_highlight(broker.port, highlight(id="meanwhile", title="Sent while it was down"))
+    again = DashboardProcess(config, tmp_path / "again.log", _port_of(config))
+    try:
+        wait_for(lambda: again.get("/highlights/meanwhile/text")[0] == 200, 60, 0.1, "ingest")
+        missed = page.locator("#missed")
+        missed.get_by_text("This page missed changes").wait_for(timeout=60_000)
+        assert page.locator("#h-meanwhile").count() == 0
+        missed.get_by_role("link", name="Reload").click()
+        page.locator("#h-meanwhile").wait_for()
+        assert page.locator("#missed").inner_text() == ""
+        assert not witness.dialogs and not witness.errors, witness
+    finally:
+        again.stop()
 
 
 def test_a_search_typed_in_the_page_shows_only_the_matches_marked(
