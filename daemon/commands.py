@@ -213,8 +213,20 @@ class Commands:
         return highlight
 
     async def _listen(self, args: dict[str, Any], source: str) -> Reply:
-        """Continue on the speaker: the highlight's episode from its start, on."""
-        highlight = self._highlight(args["highlight"])
+        """Continue on the speaker: the highlight's episode from its start, on. A
+        highlight of another speaker comes with its moment (podcast, episode,
+        source_url, start): the same episode in this speaker's library plays."""
+        highlight = self.book.get(args["highlight"])
+        if highlight is None and "start" in args and ("episode" in args or "source_url" in args):
+            highlight = Highlight.elsewhere(
+                args["highlight"],
+                args["start"],
+                args.get("podcast", ""),
+                args.get("episode", ""),
+                args.get("source_url", ""),
+            )
+        if highlight is None:
+            raise CommandError(f"no highlight '{args['highlight']}'")
         return self._say(await self.playback.listen(highlight))
 
     def _regenerate(self, args: dict[str, Any], source: str) -> Reply:

@@ -268,8 +268,16 @@ COMMANDS: dict[str, dict[str, Arg]] = {
         "start": Arg("number", low=0),
         "end": Arg("number", low=0),
     },
-    # "continue on speaker": the highlight's episode from the highlight's start, on
-    "listen": {"highlight": _HIGHLIGHT},
+    # "continue on speaker": the highlight's episode from the highlight's start, on;
+    # a highlight of another speaker names its moment, found here by the episode's
+    # URL or by podcast and episode title
+    "listen": {
+        "highlight": _HIGHLIGHT,
+        "podcast": Arg("text", max_chars=2_000),
+        "episode": Arg("text", max_chars=2_000),
+        "source_url": Arg("text", max_chars=4_096),
+        "start": Arg("number", low=0),
+    },
     # title and takeaways made again from the transcript: one highlight, or all
     "regenerate": {"highlight": Arg("text", max_chars=64), "all": Arg("flag")},
 }

@@ -238,7 +238,12 @@ class Dashboard:
         self, request: Request, h: HighlightPayload, form: dict[str, str]
     ) -> Response:
         speaker = form.get("speaker") or h.device_id
-        answer = await self.ingest.command(speaker, "listen", {"highlight": h.id})
+        args: dict[str, Any] = {"highlight": h.id}
+        if speaker != h.device_id:  # that speaker finds the same episode in its library
+            moment = {"podcast": h.podcast, "episode": h.episode, "source_url": h.source_url}
+            args |= {key: value for key, value in moment.items() if value}
+            args["start"] = h.start
+        answer = await self.ingest.command(speaker, "listen", args)
         return self._result(request, h.id, answer)
 
     async def control(self, request: Request) -> Response:

@@ -314,10 +314,16 @@ class Playback:
         """The highlight's episode, from its download if that is still there, else
         from its stream; EarmarkError when neither can be had."""
         episode = self.catalog.episode(highlight.episode_id) if highlight.episode_id else None
+        if episode is None:  # another speaker's highlight, or its episode was removed here
+            episode = self.catalog.episode_named(
+                highlight.source_url, highlight.podcast_title, highlight.episode_title
+            )
         if episode is None:
+            named = f" {highlight.episode_title!r} of {highlight.podcast_title!r}"
             raise EarmarkError(
-                f"highlight {highlight.id} is of no episode in the library"
-                f" ({highlight.source_url or 'no source'}); its clip is all there is"
+                f"highlight {highlight.id}: no episode{named if highlight.episode_title else ''}"
+                f" in this speaker's library ({highlight.source_url or 'no source'});"
+                " subscribe to its podcast here, or play its clip"
             )
         if episode.local_path and not Path(episode.local_path).exists():
             episode = dataclasses.replace(episode, local_path=None)  # the download went

@@ -336,6 +336,25 @@ class Catalog:
         rows = self.db.query(f"{_EPISODE_SELECT} WHERE e.id = ?", (episode_id,))
         return _episode(rows[0]) if rows else None
 
+    def episode_named(self, url: str, podcast: str, title: str) -> StoredEpisode | None:
+        """An episode by what another speaker knows of it: its URL, else its
+        podcast's title and its own (when exactly one episode has both)."""
+        if url:
+            rows = self.db.query(
+                f"{_EPISODE_SELECT} WHERE e.enclosure_url = ? OR e.downloaded_url = ?"
+                " ORDER BY e.id LIMIT 1",
+                (url, url),
+            )
+            if rows:
+                return _episode(rows[0])
+        if podcast and title:
+            rows = self.db.query(
+                f"{_EPISODE_SELECT} WHERE p.title = ? AND e.title = ? LIMIT 2", (podcast, title)
+            )
+            if len(rows) == 1:
+                return _episode(rows[0])
+        return None
+
     def episodes(
         self, unplayed_only: bool = False, podcast_id: int | None = None
     ) -> list[StoredEpisode]:

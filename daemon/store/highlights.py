@@ -58,6 +58,23 @@ class Highlight:
     summary_fallback: str | None = None  # why not the configured summarizer
 
     @staticmethod
+    def elsewhere(
+        highlight_id: str, start: float, podcast: str, episode: str, source_url: str
+    ) -> Highlight:
+        """A highlight another speaker holds, as much of it as finds its moment here."""
+        return Highlight(
+            id=highlight_id,
+            status=DONE,
+            pressed_at="",
+            press_position=start,
+            start=start,
+            end=start,
+            podcast_title=podcast,
+            episode_title=episode,
+            source_url=source_url,
+        )
+
+    @staticmethod
     def new_id() -> str:
         return uuid.uuid4().hex
 

@@ -31,7 +31,7 @@ from earmark.sync.broker import LocalBroker, free_port
 from tests.daemon_process import Daemon, earmark
 from tests.support import MqttListener, highlight_versions, wait_for, write_feed
 
-from .conftest import DashboardProcess, Witness, until_in_page
+from .conftest import DashboardProcess, Witness, highlight, publish_highlight, until_in_page
 from .shared import start_dashboard
 
 SPEAKER = "#s-testbox"
@@ -66,6 +66,7 @@ class Stack:
         feed = write_feed(
             podcast, server.base_url, "The Slow Garden", [("garden-1", "Compost", "garden.mp3")]
         )
+        self.broker_port = broker.port
         self.listener = MqttListener(broker.port)
         self._closing.callback(self.listener.close)
         (root / "data").mkdir()
@@ -549,6 +550,35 @@ def test_continue_on_speaker_plays_the_highlights_episode_from_its_start(
     # an mp3 seeks to the frame at or just before the time asked for
     assert done.start - 1.5 <= now["position"] < done.end, (now, done.start, done.end)
     expect(page.locator(f"{SPEAKER} .status")).to_have_text("playing")
+    assert not witness.errors, witness.errors
+
+
+def test_continue_on_a_speaker_that_does_not_hold_the_highlight_plays_its_own_copy(
+    own_speaker: Stack, page_and_witness: tuple[Any, Witness]
+) -> None:
+    """A highlight saved on another speaker (the bedroom's, its episode downloaded
+    there) continued on this one: the same episode from this speaker's library."""
+    page, witness = page_and_witness
+    bedroom = highlight(
+        id="0fbedroom0000009",
+        device_id="bedroom",
+        status="done",
+        title="Heard in the bedroom",
+        podcast="The Slow Garden",
+        episode="Compost",
+        source_url="/var/lib/earmark/episodes/3/3.mp3",
+        press_position=38.0,
+        start=30.0,
+        end=40.0,
+    )
+    publish_highlight(own_speaker.broker_port, bedroom)
+    _open(page, own_speaker.dashboard)
+    card = page.locator(f"#h-{bedroom.id}")
+    card.locator("select[name=speaker]").select_option("testbox")
+    card.locator("button.continue").click()
+    expect(page.locator(f"#r-{bedroom.id} .ok")).to_contain_text("✓ playing Compost from 30s")
+    now = (own_speaker.daemon.status() or {}).get("player") or {}
+    assert now.get("status") == "playing" and 28.5 <= now["position"] < 45, now
     assert not witness.errors, witness.errors
 
 

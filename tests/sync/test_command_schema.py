@@ -61,7 +61,8 @@ def test_the_schema_lists_exactly_the_commands_the_speaker_runs() -> None:
         ("edit", {"highlight": "a", "start": -1}, "'start' must be between 0"),
         ("edit", {"highlight": "a", "end": "later"}, "'end' must be a number, got 'later'"),
         ("listen", {}, "'listen' needs 'highlight'"),
-        ("listen", {"highlight": "a", "start": 3}, "'listen' takes no argument 'start'"),
+        ("listen", {"highlight": "a", "at": 3}, "'listen' takes no argument 'at'"),
+        ("listen", {"highlight": "a", "start": -3}, "'start' must be between 0"),
     ],
 )
 def test_a_wrong_argument_is_named(name: str, args: dict[str, Any], error: str) -> None:

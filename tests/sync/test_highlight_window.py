@@ -115,6 +115,51 @@ def _player(daemon: Daemon) -> dict:
     return status["player"]  # type: ignore[no-any-return]
 
 
+def test_listen_to_another_speakers_highlight_plays_the_same_episode_here(
+    short_snips: Daemon, mqtt_listener: MqttListener, garden_feed: str
+) -> None:
+    """The dashboard's "continue on" a speaker that does not hold the highlight:
+    the moment comes with the command, and this speaker's own copy of the episode
+    plays (found by its URL, else by titles); the URL given is never opened."""
+    elsewhere = {"podcast": "The Slow Garden", "episode": "Compost", "start": 12.0}
+    # downloaded on the other speaker: its path there means nothing here
+    by_title = send(
+        mqtt_listener,
+        "listen",
+        "e1",
+        highlight="0fbedroom0000001",
+        source_url="/var/lib/earmark/episodes/7/7.mp3",
+        **elsewhere,
+    )
+    assert by_title["ok"] is True and "playing Compost from 12s" in by_title["message"], by_title
+    assert 10.5 <= _player(short_snips)["position"] < 30
+
+    enclosure = garden_feed.rsplit("/", 1)[0] + "/garden.mp3"
+    by_url = send(
+        mqtt_listener,
+        "listen",
+        "e2",
+        highlight="0fbedroom0000002",
+        source_url=enclosure,
+        episode="Renamed there",
+        start=40.0,
+    )
+    assert by_url["ok"] is True and "from 40s" in by_url["message"], by_url
+
+    unknown = send(
+        mqtt_listener,
+        "listen",
+        "e3",
+        highlight="0fbedroom0000003",
+        **{**elsewhere, "episode": "Mulch"},
+    )
+    assert unknown["ok"] is False and "\n" not in unknown["error"], unknown
+    assert unknown["error"] == (
+        "highlight 0fbedroom0000003: no episode 'Mulch' of 'The Slow Garden' in this"
+        " speaker's library (no source); subscribe to its podcast here, or play its clip"
+    )
+
+
 def test_listen_plays_the_highlights_episode_on_from_its_start(
     short_snips: Daemon, mqtt_listener: MqttListener, tmp_path: Path
 ) -> None:
