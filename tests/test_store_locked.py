@@ -49,7 +49,8 @@ def test_a_database_locked_by_another_program_skips_position_saves_and_plays_on(
         assert "Traceback" not in log, log[-4000:]
         assert log.count("position not saved") == 1
         (line,) = [x for x in log.splitlines() if "position not saved" in x]
-        assert line.endswith("database is locked"), line
+        # SQLite's answer, or the worker's write waiting on the same lock meanwhile
+        assert "database is locked" in line, line
         with sqlite3.connect(tmp_path / "data" / "earmark.db") as db:
             (saved,) = db.execute("SELECT max(position) FROM playback_positions").fetchone()
         assert saved is not None and saved > refused_at

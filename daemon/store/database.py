@@ -168,6 +168,9 @@ class Database:
                 self.lock.release()
                 if not (_is_busy(exc) and time.monotonic() < deadline):
                     raise
+            # a pause outside the lock: a thread waiting for it gets it (Python's
+            # locks are not fair, and this one would take it straight back)
+            time.sleep(BUSY_STEP / 10)
 
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """The transaction begun, to its end; the caller holds the lock."""
