@@ -201,6 +201,7 @@ def test_a_burst_of_next_and_previous_ends_in_a_defined_state(
     daemon.wait_playing()
     garden = episode_id(config, "Compost")
     earmark(config, "queue", "add", str(garden))
+    before_burst = len(daemon.log)
     for i in range(100):
         action = "next" if i % 2 == 0 else "previous"
         mqtt_listener.client.publish(f"earmark/testbox/cmd/{action}", b"{}", qos=0)
@@ -220,8 +221,19 @@ def test_a_burst_of_next_and_previous_ends_in_a_defined_state(
     assert all("too many" in a["error"] for a in refused)
     # the state is the one the last command that ran leads to
     expected = "Compost" if done[-1]["command"] == "next" else "Rain"
-    status = daemon.wait_playing()
-    assert status["player"]["episode"] == expected
+    daemon.wait_playing()
+    # Rain is short and may end soon after (the queue then goes on to Compost by
+    # itself): what the commands started is read from the log, leaving out the
+    # episode the queue started after one ended
+    started, ended = [], False
+    for line in daemon.log[before_burst:].splitlines():
+        if "episode ended" in line:
+            ended = True
+        elif "playing episode=" in line:
+            if not ended:
+                started.append(line)
+            ended = False
+    assert started and f"episode='{expected}'" in started[-1], (done[-3:], started[-3:])
     assert daemon.process.poll() is None
 
 
