@@ -84,12 +84,13 @@ class Hub:
         run, _, number = (mark or "").partition("-")
         after = int(number) if run == self._run and number.isdigit() else None
         oldest_kept = self._recent[0][0] if self._recent else self.sequence + 1
-        replayed = after is not None and oldest_kept - 1 <= after <= self.sequence
-        for n, change in self._recent if replayed else ():
-            if after is not None and n > after:
-                page.put_nowait(change)
         self._pages.add(page)
-        return page, mark is not None and not replayed
+        if after is None or not oldest_kept - 1 <= after <= self.sequence:
+            return page, mark is not None
+        for n, change in self._recent:
+            if n > after:
+                page.put_nowait(change)
+        return page, False
 
     def leave(self, page: asyncio.Queue[Change | None]) -> None:
         self._pages.discard(page)

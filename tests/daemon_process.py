@@ -47,6 +47,13 @@ class Daemon:
         result = earmark(self.config, "status", "--json", timeout=10)
         return json.loads(result.stdout) if result.returncode == 0 else None
 
+    def player(self) -> dict[str, Any]:
+        """The player part of ``status --json``; fails with the log's tail when the
+        daemon does not answer."""
+        status = self.status()
+        assert status is not None, self.log[-3000:]
+        return dict(status["player"])
+
     def wait_playing(self, timeout: float = 60, min_position: float = 0.0) -> dict[str, Any]:
         def playing() -> dict[str, Any] | None:
             assert self.process.poll() is None, f"daemon exited:\n{self.log[-3000:]}"

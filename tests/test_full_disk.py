@@ -68,9 +68,7 @@ def fill(folder: Path) -> Path:
 
 
 def position(daemon: Daemon) -> float:
-    status = daemon.status()
-    assert status is not None, daemon.log[-3000:]
-    return float(status["player"]["position"])
+    return float(daemon.player()["position"])
 
 
 def snip(config: Path) -> subprocess.CompletedProcess[str]:

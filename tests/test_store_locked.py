@@ -37,13 +37,15 @@ def test_a_database_locked_by_another_program_skips_position_saves_and_plays_on(
                 0.2,
                 "a position save the lock refused",
             )
-            refused_at = _position(daemon)
+            refused_at = daemon.player()["position"]
         finally:
             other.execute("ROLLBACK")
             other.close()
 
         wait_for(lambda: "position saved again" in daemon.log, 60, 0.2, "a save after the lock")
-        wait_for(lambda: _position(daemon) > refused_at + 2, 60, 0.2, "the speaker to play on")
+        wait_for(
+            lambda: daemon.player()["position"] > refused_at + 2, 60, 0.2, "the speaker to play on"
+        )
         assert daemon.terminate() == 0
         log = daemon.log
         assert "Traceback" not in log, log[-4000:]
@@ -56,9 +58,3 @@ def test_a_database_locked_by_another_program_skips_position_saves_and_plays_on(
         assert saved is not None and saved > refused_at
     finally:
         daemon.terminate()
-
-
-def _position(daemon: Daemon) -> float:
-    status = daemon.status()
-    assert status is not None, daemon.log[-3000:]
-    return float(status["player"]["position"])

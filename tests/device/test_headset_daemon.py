@@ -50,24 +50,20 @@ def start_daemon(
         assert daemon.terminate() == 0
 
 
-def player(daemon: Daemon) -> dict[str, Any]:
-    status = daemon.status()
-    assert status is not None, daemon.log[-3000:]
-    return dict(status["player"])
-
-
 def test_the_episode_pauses_while_the_headset_is_away_and_plays_on_when_it_is_back(
     start_daemon: Callable[..., Daemon], bluez: StandInBluez, buds: Device
 ) -> None:
     daemon = start_daemon()
     bluez.vanish(BUDS)
-    away = wait_for(lambda: (p := player(daemon))["status"] == "paused" and p, 60, 0.2, "the pause")
+    away = wait_for(
+        lambda: (p := daemon.player())["status"] == "paused" and p, 60, 0.2, "the pause"
+    )
     assert away["paused_for"] == "headset away"
     assert f"paused reason=headset away address={BUDS}" in daemon.log
     assert "player:     paused (headset away) Compost" in earmark(daemon.config, "status").stdout
     bluez.come_back(BUDS)  # trusted: the speaker connects it again, and plays on
     back = wait_for(
-        lambda: (p := player(daemon))["status"] == "playing" and p, 60, 0.2, "playing on"
+        lambda: (p := daemon.player())["status"] == "playing" and p, 60, 0.2, "playing on"
     )
     assert buds.connected and back["episode"] == away["episode"]
     assert back["position"] >= away["position"]
@@ -77,18 +73,20 @@ def test_with_a_fallback_output_the_episode_plays_on_through_it_while_the_headse
     start_daemon: Callable[..., Daemon], bluez: StandInBluez, buds: Device
 ) -> None:
     daemon = start_daemon(fallback_audio_device=JACK)
-    assert player(daemon)["audio_device"] == HEADSET_DEVICE
+    assert daemon.player()["audio_device"] == HEADSET_DEVICE
     bluez.vanish(BUDS)
     away = wait_for(
-        lambda: (p := player(daemon))["audio_device"] == JACK and p, 60, 0.2, "the fallback"
+        lambda: (p := daemon.player())["audio_device"] == JACK and p, 60, 0.2, "the fallback"
     )
     wait_for(
-        lambda: player(daemon)["position"] > away["position"] + 1, 60, 0.2, "playing on the jack"
+        lambda: daemon.player()["position"] > away["position"] + 1, 60, 0.2, "playing on the jack"
     )
-    assert player(daemon)["status"] == "playing"
+    assert daemon.player()["status"] == "playing"
     bluez.come_back(BUDS)
-    wait_for(lambda: player(daemon)["audio_device"] == HEADSET_DEVICE, 60, 0.2, "the headset again")
-    assert buds.connected and player(daemon)["status"] == "playing"
+    wait_for(
+        lambda: daemon.player()["audio_device"] == HEADSET_DEVICE, 60, 0.2, "the headset again"
+    )
+    assert buds.connected and daemon.player()["status"] == "playing"
 
 
 def test_a_speaker_started_while_the_headset_is_away_waits_for_it_paused(
@@ -114,9 +112,9 @@ def test_a_speaker_started_while_the_headset_is_away_waits_for_it_paused(
 
         bluez.come_back(BUDS)
         back = wait_for(
-            lambda: (p := player(daemon))["status"] == "playing" and p, 60, 0.2, "playing"
+            lambda: (p := daemon.player())["status"] == "playing" and p, 60, 0.2, "playing"
         )
         assert buds.connected and back["episode"] == "Compost"
-        wait_for(lambda: player(daemon)["position"] > 1.0, 60, 0.2, "the episode to play on")
+        wait_for(lambda: daemon.player()["position"] > 1.0, 60, 0.2, "the episode to play on")
     finally:
         assert daemon.terminate() == 0

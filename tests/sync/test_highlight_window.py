@@ -109,12 +109,6 @@ def short_snips(garden_config: Callable[..., Path], tmp_path: Path) -> Iterator[
         running.terminate()
 
 
-def _player(daemon: Daemon) -> dict:
-    status = daemon.status()
-    assert status is not None
-    return status["player"]  # type: ignore[no-any-return]
-
-
 def test_listen_to_another_speakers_highlight_plays_the_same_episode_here(
     short_snips: Daemon, mqtt_listener: MqttListener, garden_feed: str
 ) -> None:
@@ -132,7 +126,7 @@ def test_listen_to_another_speakers_highlight_plays_the_same_episode_here(
         **elsewhere,
     )
     assert by_title["ok"] is True and "playing Compost from 12s" in by_title["message"], by_title
-    assert 10.5 <= _player(short_snips)["position"] < 30
+    assert 10.5 <= short_snips.player()["position"] < 30
 
     enclosure = garden_feed.rsplit("/", 1)[0] + "/garden.mp3"
     by_url = send(
@@ -165,16 +159,16 @@ def test_listen_plays_the_highlights_episode_on_from_its_start(
 ) -> None:
     done = _snipped(short_snips, mqtt_listener, at=25)
     # the play head is past the snip by now (it plays on while the snip is made)
-    wait_for(lambda: _player(short_snips)["position"] > done.end, 60, 0.2, "past the snip")
+    wait_for(lambda: short_snips.player()["position"] > done.end, 60, 0.2, "past the snip")
 
     listened = send(mqtt_listener, "listen", "l1", highlight=done.id)
     assert listened["ok"] is True and "playing Compost" in listened["message"], listened
-    player = _player(short_snips)
+    player = short_snips.player()
     assert player["status"] == "playing"
     assert done.start - 1.5 <= player["position"] < done.end, (player, done.start, done.end)
     # not the clip: the episode goes on past the highlight's end
     wait_for(
-        lambda: _player(short_snips)["position"] > done.end + 2,
+        lambda: short_snips.player()["position"] > done.end + 2,
         60,
         0.2,
         "the episode playing on past the highlight",
