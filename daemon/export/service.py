@@ -15,6 +15,7 @@ own completion.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 from earmark.config.model import Config, ExportsConfig
@@ -49,6 +50,9 @@ class Exports(Listener):
         self.announce = announce
         self.wake: Callable[[], None] = lambda: None  # the job worker's, once it is built
         self.book = ExportBook(db)
+        # what the targets hold is read and announced as one step, so that the
+        # worker's news and the start's cannot arrive in the other order
+        self._telling = threading.Lock()
         self.exporters = build_exporters(config) if exporters is None else exporters
         base = config.dashboard_url or dashboard_url
         self.link_base = base.rstrip("/") if base else None
@@ -74,6 +78,7 @@ class Exports(Listener):
             if target in self.exporters and settings != fingerprint(self.config, target):
                 jobs = self.book.unpark(target)
                 log.info("export to %s runs again (its settings changed) jobs=%d", target, jobs)
+                self.wake()  # its jobs are due now, not at the worker's next idle look
             elif target in self.exporters:
                 log.error("export to %s is parked: %s", target, why)
         self._tell()
@@ -149,15 +154,16 @@ class Exports(Listener):
         """Announce what each target holds and which is parked (MQTT, retained)."""
         if not self.exporters:
             return
-        counts, parked = self.book.counts(), self.book.parked()
-        self.announce(
-            ExportsChanged(
-                tuple(
-                    (name, counts.get(name, 0), parked[name][0] if name in parked else None)
-                    for name in self.exporters
+        with self._telling:
+            counts, parked = self.book.counts(), self.book.parked()
+            self.announce(
+                ExportsChanged(
+                    tuple(
+                        (name, counts.get(name, 0), parked[name][0] if name in parked else None)
+                        for name in self.exporters
+                    )
                 )
             )
-        )
 
     def _item(self, h: Highlight) -> ExportItem:
         row = self.book.episode(h)

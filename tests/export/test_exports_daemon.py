@@ -21,7 +21,7 @@ from earmark.store.highlights import DONE, PENDING, Highlight, HighlightBook
 from earmark.sync.broker import LocalBroker, free_port
 
 from ..daemon_process import Daemon, earmark
-from ..support import wait_for
+from ..support import MqttListener, wait_for
 from .readwise_server import ReadwiseServer
 
 TOKEN = "rw-test-token"
@@ -114,6 +114,47 @@ def test_a_refused_token_parks_readwise_until_the_token_changes(
     finally:
         daemon.terminate()
     assert _exported(readwise) == sorted(f"https://earmark.invalid/highlights/{i}" for i in ids)
+
+
+def test_a_parked_target_and_a_paused_player_reach_a_broker_that_comes_up_late(
+    write_config: Callable[..., Path], readwise: ReadwiseServer, garden_feed: str, tmp_path: Path
+) -> None:
+    """Both retained messages are published before the first connection (the
+    broker is not up yet, as after a power cut that started the Pi first); they
+    are sent on connecting, not only at their next change (days away for a
+    parked target or a paused player)."""
+    port = free_port()
+    config = write_config(
+        {
+            "mqtt": {"host": "127.0.0.1", "port": port},
+            "library": {"demo": False, "feeds": [garden_feed]},
+            "exports": {"readwise": {"token": "not-the-token", "base_url": readwise.url}},
+        }
+    )
+    _seed(config, 1)
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    broker = LocalBroker(port)
+    try:
+        wait_for(lambda: "export to readwise parked" in daemon.log, 60, 0.1, "the parking")
+        daemon.wait_playing()
+        assert earmark(config, "pause").returncode == 0
+        wait_for(lambda: daemon.player()["status"] == "paused", 30, 0.1, "the pause")
+        broker.start()
+        listener = MqttListener(port, "earmark/+/+")
+        try:
+            exports = wait_for(
+                lambda: listener.payloads("/exports"), 60, 0.1, "the exports message"
+            )
+            [target] = exports[-1]["targets"]
+            assert (target["target"], target["items"]) == ("readwise", 0)
+            assert target["parked"].startswith("Readwise refused the token")
+            state = wait_for(lambda: listener.payloads("/state"), 60, 0.1, "the state message")
+            assert state[-1]["status"] == "paused"
+        finally:
+            listener.close()
+    finally:
+        daemon.terminate()
+        broker.close()
 
 
 def test_a_429_waits_what_readwise_asked_then_exports(
