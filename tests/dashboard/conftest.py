@@ -156,12 +156,18 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
+# how long a page waits for an element before the test fails: far above what any
+# step takes with both cores busy (a speaker's export or transcription behind it);
+# a wait ends as soon as its element is there, so a passing test never waits it out
+PAGE_WAIT_MS = 90_000
+
+
 @pytest.fixture
 def page_and_witness(chromium: Any) -> Iterator[tuple[Any, Witness]]:
     """A fresh browser context and page; its dialogs are dismissed and recorded."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(PAGE_WAIT_MS)
     witness = Witness()
 
     def dialog(d: Any) -> None:
@@ -176,7 +182,7 @@ def page_and_witness(chromium: Any) -> Iterator[tuple[Any, Witness]]:
 
 
 def until_in_page(
-    page: Any, expression: str, what: str, timeout: float = 30.0, arg: Any = None
+    page: Any, expression: str, what: str, timeout: float = PAGE_WAIT_MS / 1000, arg: Any = None
 ) -> Any:
     """Poll a JavaScript expression (or a one-argument function and ``arg``) from
     the test's side until it is truthy. Playwright's ``wait_for_function`` evals

@@ -21,7 +21,15 @@ from earmark.payloads import EpisodePayload, HighlightPayload, StatePayload
 from earmark.sync.broker import LocalBroker
 
 from ..support import wait_for
-from .conftest import DashboardProcess, Witness, as_json, highlight, publish_highlight, publish_raw
+from .conftest import (
+    PAGE_WAIT_MS,
+    DashboardProcess,
+    Witness,
+    as_json,
+    highlight,
+    publish_highlight,
+    publish_raw,
+)
 from .shared import assert_nothing_ran, open_live, stored
 
 SCRIPT = "<script>alert(1)</script>"
@@ -411,7 +419,7 @@ def test_the_page_says_the_broker_is_gone_and_recovers_when_it_is_back(
     page.locator("#broker.warn").wait_for()
     assert "Broker:" in banner.inner_text()
     broker.start()
-    page.locator("#broker.ok").wait_for(state="attached", timeout=60_000)
+    page.locator("#broker.ok").wait_for(state="attached", timeout=PAGE_WAIT_MS)
     assert banner.inner_text().strip() == ""
     publish_highlight(broker.port, highlight(id="after-the-broker"))
     page.locator("#h-after-the-broker").wait_for()
@@ -461,7 +469,7 @@ def test_a_hundred_highlights_at_once_all_arrive_and_list_in_pages_of_fifty(
     open_live(page, dashboard.url)
     sent = burst(100, episodes=10)
     publish_all(broker.port, sent)
-    page.locator("#highlights article.highlight").nth(99).wait_for(timeout=60_000)
+    page.locator("#highlights article.highlight").nth(99).wait_for()
     newest_first = [f"h-{h.id}" for h in reversed(sent)]
     assert sorted(shown_ids(page)) == sorted(newest_first)
 

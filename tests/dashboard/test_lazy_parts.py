@@ -11,11 +11,9 @@ from playwright.sync_api import expect
 
 from earmark.sync.broker import LocalBroker
 
-from .conftest import DashboardProcess, Witness, publish_highlight
+from .conftest import PAGE_WAIT_MS, DashboardProcess, Witness, publish_highlight
 from .shared import stored
 from .test_card_parts import QUOTE, TRANSCRIPT, done, open_part
-
-WAIT = 30_000  # ms, for what waits on the dashboard with both CPU cores busy
 
 # counts the fetches of a part that htmx finished (sent, or let go unsent because
 # the part is closed or loaded), so a test can wait for one that must not be sent
@@ -68,12 +66,12 @@ def test_a_transcript_that_failed_to_load_says_so_and_loads_when_opened_again(
     expect(failed).to_have_text(
         "Could not load the transcript (the dashboard answered 503);"
         " close and open it to try again.",
-        timeout=WAIT,
+        timeout=PAGE_WAIT_MS,
     )
     expect(transcript).not_to_contain_text("restarting")  # the 503's body is not shown
 
     reopen(transcript)
-    expect(transcript.locator("p")).to_have_text(TRANSCRIPT, timeout=WAIT)
+    expect(transcript.locator("p")).to_have_text(TRANSCRIPT, timeout=PAGE_WAIT_MS)
     expect(transcript.locator("mark.quote")).to_have_text(QUOTE)
     expect(failed).to_have_count(0)
     assert len(asked) == 2, asked
@@ -82,9 +80,9 @@ def test_a_transcript_that_failed_to_load_says_so_and_loads_when_opened_again(
     transcript.evaluate(COUNT_FINISHED)
     summary = transcript.locator("summary")
     summary.click()
-    expect(transcript).to_have_attribute("data-finished", "1", timeout=WAIT)
+    expect(transcript).to_have_attribute("data-finished", "1", timeout=PAGE_WAIT_MS)
     summary.click()
-    expect(transcript).to_have_attribute("data-finished", "2", timeout=WAIT)
+    expect(transcript).to_have_attribute("data-finished", "2", timeout=PAGE_WAIT_MS)
     expect(transcript).to_have_attribute("open", "")
     assert len(asked) == 2, asked
     expect(transcript.locator("mark.quote")).to_have_text(QUOTE)
@@ -104,12 +102,12 @@ def test_an_edit_form_fetched_while_the_dashboard_is_away_says_so_and_loads_when
     expect(edit.get_by_role("alert")).to_have_text(
         "Could not load the Edit form (the dashboard did not answer);"
         " close and open it to try again.",
-        timeout=WAIT,
+        timeout=PAGE_WAIT_MS,
     )
 
     page.unroute("**/highlights/*/edit")
     reopen(edit)
-    expect(edit.locator("input[name=title]")).to_have_value("Worms first", timeout=WAIT)
+    expect(edit.locator("input[name=title]")).to_have_value("Worms first", timeout=PAGE_WAIT_MS)
     expect(edit.get_by_role("alert")).to_have_count(0)
     only_failed_fetches(witness)
 
@@ -130,12 +128,12 @@ def test_a_part_of_a_highlight_deleted_meanwhile_says_so_and_loads_once_it_is_ba
 
     transcript = open_part(page.locator("#h-lazy-gone"), "transcript")
     expect(transcript.get_by_role("alert")).to_have_text(
-        "This highlight was deleted.", timeout=WAIT
+        "This highlight was deleted.", timeout=PAGE_WAIT_MS
     )
 
     publish_highlight(broker.port, done("lazy-gone", version=6))  # undone on the speaker
     stored(dashboard, "lazy-gone", 6)
     reopen(transcript)
-    expect(transcript.locator("mark.quote")).to_have_text(QUOTE, timeout=WAIT)
+    expect(transcript.locator("mark.quote")).to_have_text(QUOTE, timeout=PAGE_WAIT_MS)
     expect(transcript.get_by_role("alert")).to_have_count(0)
     assert witness.errors == [] and witness.dialogs == []

@@ -95,7 +95,7 @@ def test_a_page_open_across_a_restart_of_the_dashboard_says_it_missed_changes(
     try:
         wait_for(lambda: again.get("/highlights/meanwhile/text")[0] == 200, 60, 0.1, "ingest")
         missed = page.locator("#missed")
-        missed.get_by_text("This page missed changes").wait_for(timeout=60_000)
+        missed.get_by_text("This page missed changes").wait_for()
         assert page.locator("#h-meanwhile").count() == 0
         missed.get_by_role("link", name="Reload").click()
         page.locator("#h-meanwhile").wait_for()

@@ -31,7 +31,14 @@ from earmark.sync.broker import LocalBroker, free_port
 from tests.daemon_process import Daemon, earmark
 from tests.support import MqttListener, highlight_versions, wait_for, write_feed
 
-from .conftest import DashboardProcess, Witness, highlight, publish_highlight, until_in_page
+from .conftest import (
+    PAGE_WAIT_MS,
+    DashboardProcess,
+    Witness,
+    highlight,
+    publish_highlight,
+    until_in_page,
+)
 from .shared import start_dashboard
 
 SPEAKER = "#s-testbox"
@@ -106,7 +113,7 @@ class Snips:
 def _watched_page(context: Any) -> tuple[Any, Witness]:
     """A page whose dialogs are dismissed and, with its console and errors, recorded."""
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(PAGE_WAIT_MS)
     witness = Witness()
 
     def dialog(d: Any) -> None:
@@ -634,7 +641,7 @@ def test_the_page_with_a_done_highlight_and_the_speaker_fits_a_desktop_and_a_pho
     try:
         pages = {"desktop": desktop.new_page(), "phone": phone.new_page()}
         for page in pages.values():
-            page.set_default_timeout(30_000)
+            page.set_default_timeout(PAGE_WAIT_MS)
         _open(pages["desktop"], speaker.dashboard)
         highlight_id = snips.read
         _done_card(pages["desktop"], highlight_id)
