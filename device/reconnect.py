@@ -9,8 +9,8 @@ says so; it just stops answering). When bluetoothd or the bus is away, it
 opens them again with the same backoff. Nothing here ends the speaker.
 
 It announces what it sees: ``HeadsetConnected`` or ``HeadsetAway`` on its first
-look and whenever that changes; what playback does about it is a listener's
-business (``earmark.playback.FollowHeadset``).
+look and whenever that changes (bluetoothd out of reach counts as away); what
+playback does about it is a listener's business (``earmark.playback.FollowHeadset``).
 """
 
 from __future__ import annotations
@@ -41,15 +41,17 @@ async def keep_connected(
     """Run until cancelled: keep the headset at ``address`` connected, and
     ``announce`` whether it is."""
     address = address.upper()
+    tell = _Teller(address, announce)
     delay = first
     while True:
         try:
             headphones = await open_headphones()
         except EarmarkError as exc:
             log.warning("bluetooth unavailable headset=%s retry_in=%gs: %s", address, delay, exc)
+            tell(connected=False)  # no bluetoothd, no headset: a fallback output takes over
         else:
             try:
-                await _watch(headphones, address, first, longest, announce)
+                await _watch(headphones, address, first, longest, tell)
             except EarmarkError as exc:  # the bus went away under us: open it again
                 log.warning("bluetooth watch lost headset=%s: %s", address, exc)
             finally:
@@ -58,21 +60,34 @@ async def keep_connected(
         delay = min(delay * 2, longest)
 
 
+class _Teller:
+    """Announces whether the headset is connected: on the first look, then each
+    change once (a look that finds nothing new, or a bus opened again, says nothing)."""
+
+    def __init__(self, address: str, announce: Announce) -> None:
+        self.address = address
+        self.announce = announce
+        self.connected: bool | None = None
+
+    def __call__(self, connected: bool) -> None:
+        if connected == self.connected:
+            return
+        self.connected = connected
+        log.info("headset %s address=%s", "connected" if connected else "away", self.address)
+        self.announce(HeadsetConnected(self.address) if connected else HeadsetAway(self.address))
+
+
 async def _watch(
-    headphones: Headphones, address: str, first: float, longest: float, announce: Announce
+    headphones: Headphones, address: str, first: float, longest: float, tell: _Teller
 ) -> None:
     wake = asyncio.Event()
     headphones.on_change(lambda changed: wake.set() if changed == address else None)
     delay = first
-    was_connected: bool | None = None
     while True:
         wake.clear()
         headset = (await headphones.list()).find(address)
         connected = headset is not None and headset.connected
-        if connected != was_connected:
-            log.info("headset %s address=%s", "connected" if connected else "away", address)
-            was_connected = connected
-            announce(HeadsetConnected(address) if connected else HeadsetAway(address))
+        tell(connected=connected)
         wait = longest  # connected or unknown: a look now and then notices a lost bus
         if connected:
             delay = first

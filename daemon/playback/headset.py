@@ -1,9 +1,10 @@
 """Follow the listener's Bluetooth headset: when it goes away mid-episode, play
 on through ``player.fallback_audio_device`` if one is configured, else pause
 (the position saved as every pause saves it), and at start autoplay loads the
-episode paused; when it is back, sound through it again and play on what
-earmark paused. A pause the listener made, or a
-play, pause or new episode since, is theirs: it stays as they left it."""
+episode paused (until the first look finds the headset, it counts as away);
+when it is back, sound through it again and play on what earmark paused. A
+pause the listener made, or a play, pause or new episode since, is theirs: it
+stays as they left it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ class FollowHeadset(Listener):
         self.playback = playback
         self.fallback = playback.settings.fallback_audio_device
         self.on_fallback = False
+        if playback.settings.bluetooth_headset:
+            # away until the watch's first look says otherwise: what autoplay starts
+            # before that look loads paused, not a second into an output not there
+            playback.hold(AWAY)
 
     def headset_away(self, event: HeadsetAway) -> None:
         if self.fallback is not None:
@@ -36,6 +41,7 @@ class FollowHeadset(Listener):
                     event.address,
                     self.fallback,
                 )
+            self.playback.release(AWAY)  # held since start, before the first look
             return
         if self.playback.hold(AWAY):
             state = self.playback.snapshot()

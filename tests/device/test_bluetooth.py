@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -200,6 +202,21 @@ def test_the_watch_announces_the_headset_going_and_coming_back(bluez: StandInBlu
         running.stop()
     # each change once: a look that finds nothing new says nothing
     assert running.announced == [HeadsetConnected(BUDS), HeadsetAway(BUDS), HeadsetConnected(BUDS)]
+
+
+def test_with_no_bluetoothd_the_headset_is_said_away_once_and_the_bus_tried_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
+    caplog.set_level(logging.WARNING, logger="earmark.device.reconnect")
+    running = Watcher(BUDS)
+    try:
+        wait_for(
+            lambda: caplog.text.count("bluetooth unavailable") >= 3, timeout=10, what="retries"
+        )
+    finally:
+        running.stop()
+    assert running.announced == [HeadsetAway(BUDS)]
 
 
 def test_a_switched_off_headset_is_tried_again_until_it_answers(bluez: StandInBluez) -> None:

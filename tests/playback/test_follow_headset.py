@@ -15,7 +15,7 @@ import pytest
 
 from earmark import config as config_module
 from earmark.app import Speaker
-from earmark.events import HeadsetAway, HeadsetConnected
+from earmark.events import Event, HeadsetAway, HeadsetConnected, Listener
 from earmark.player.state import Status
 
 from ..support import until
@@ -26,24 +26,40 @@ JACK = "alsa/plughw:0,0"
 Body = Callable[[Speaker], Awaitable[None]]
 
 
+class HeadsetNews(Listener):
+    """What the speaker heard about the headset, in order."""
+
+    def __init__(self) -> None:
+        self.heard: list[Event] = []
+
+    def headset_away(self, event: HeadsetAway) -> None:
+        self.heard.append(event)
+
+    def headset_connected(self, event: HeadsetConnected) -> None:
+        self.heard.append(event)
+
+
 @pytest.fixture
-def run_speaker(
+def start_speaker(
     garden_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., None]]:
-    # no bluetoothd here: the speaker's own watch finds no bus and says nothing
+    """Run ``body`` on a started speaker whose own watch finds no bluetoothd here
+    (no bus): it says the headset is away, once."""
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/earmark-test-bus")
 
-    def run(body: Body, **player: Any) -> None:
+    def run(body: Callable[[Speaker, HeadsetNews], Awaitable[None]], **player: Any) -> None:
         settings = {"audio_device": HEADSET_DEVICE, "bluetooth_headset": BUDS, **player}
         path = garden_config({"player": settings, "transcription": {"lookahead": "off"}})
         config = config_module.load(path)
 
         async def main() -> None:
             speaker = Speaker(config)
+            news = HeadsetNews()
+            speaker.register(news)
             try:
                 await speaker.start()
-                await until(lambda: status(speaker) == Status.PLAYING, "the episode to play")
-                await body(speaker)
+                await until(lambda: news.heard, "the watch's first look")
+                await body(speaker, news)
             finally:
                 await speaker.stop()
 
@@ -52,8 +68,48 @@ def run_speaker(
     yield run
 
 
+@pytest.fixture
+def run_speaker(start_speaker: Callable[..., None]) -> Callable[..., None]:
+    """Run ``body`` on a speaker playing through the headset: after the watch's
+    first look, the headset is announced connected as the watch would once it
+    finds it."""
+
+    def run(body: Body, **player: Any) -> None:
+        async def playing(speaker: Speaker, news: HeadsetNews) -> None:
+            speaker.bus.emit(HeadsetConnected(BUDS))
+            await until(lambda: status(speaker) == Status.PLAYING, "the episode to play")
+            await body(speaker)
+
+        start_speaker(playing, **player)
+
+    return run
+
+
 def status(speaker: Speaker) -> Status:
     return speaker.playback.snapshot().status
+
+
+def test_with_no_bluetoothd_at_start_the_episode_loads_paused_for_the_headset(
+    start_speaker: Callable[..., None],
+) -> None:
+    async def body(speaker: Speaker, news: HeadsetNews) -> None:
+        assert news.heard == [HeadsetAway(BUDS)]
+        await until(lambda: status(speaker) == Status.PAUSED, "the paused load")
+        assert speaker.playback.describe()["paused_for"] == "headset away"
+        assert speaker.playback.snapshot().position < 1.0  # nothing went out unheard
+
+    start_speaker(body)
+
+
+def test_with_no_bluetoothd_and_a_fallback_the_episode_plays_through_the_fallback(
+    start_speaker: Callable[..., None],
+) -> None:
+    async def body(speaker: Speaker, news: HeadsetNews) -> None:
+        await until(lambda: status(speaker) == Status.PLAYING, "the episode to play")
+        assert speaker.playback.describe()["audio_device"] == JACK
+        assert news.heard == [HeadsetAway(BUDS)]
+
+    start_speaker(body, fallback_audio_device=JACK)
 
 
 def test_the_episode_pauses_when_the_headset_goes_and_plays_on_when_it_is_back(
