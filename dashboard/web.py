@@ -7,12 +7,14 @@ back through MQTT as the highlight's next version, like every other."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
 import jinja2
 from markupsafe import escape
 from sse_starlette.sse import EventSourceResponse
@@ -51,6 +53,9 @@ HERE = Path(__file__).parent
 CONTROLS = ("toggle", "skip_back", "next", "snip", "volume")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 OPEN_PATHS = ("/login", "/static/", "/share/")
+# seconds a live stream has to end by itself when the server stops (within
+# uvicorn's 3 s graceful shutdown, serve.py)
+STOP_GRACE = 2.0
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -300,6 +305,9 @@ class Dashboard:
         filters = _filters(request)
         mark = request.query_params.get("after")
         page, missed = self.hub.listen(mark[:40] if mark else None)
+        # set by sse-starlette when the server stops: the stream then ends as a
+        # finished response (cut off instead, uvicorn says the app never completed it)
+        stopping = anyio.Event()
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             try:
@@ -307,16 +315,18 @@ class Dashboard:
                 if missed:
                     yield {"data": _partial("#missed", self.fragment(request, "_missed.html"))}
                 while True:
-                    change = await page.get()
+                    change = await _next_change(page, stopping)
                     if change is None:
-                        return  # too far behind: the browser reconnects afresh
+                        return  # too far behind (the browser reconnects afresh), or stopping
                     html = self._pushed(request, change, filters)
                     if html:
                         yield {"data": html}
             finally:
                 self.hub.leave(page)
 
-        return EventSourceResponse(stream(), ping=15)
+        return EventSourceResponse(
+            stream(), ping=15, shutdown_event=stopping, shutdown_grace_period=STOP_GRACE
+        )
 
     def _pushed(self, request: Request, change: Change, filters: Filters) -> str:
         """What one page is sent for ``change``, rendered for that page's browser
@@ -441,6 +451,16 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, send_secured)
+
+
+async def _next_change(page: asyncio.Queue[Change | None], stopping: anyio.Event) -> Change | None:
+    """The page's next change; None once the server is stopping."""
+    getting = asyncio.ensure_future(page.get())
+    waiting = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait((getting, waiting), return_when=asyncio.FIRST_COMPLETED)
+    for task in (getting, waiting):
+        task.cancel()  # a Queue.get cancelled before it finished took nothing
+    return getting.result() if getting.done() and not getting.cancelled() else None
 
 
 def _partial(target: str, html: str, swap: str = "outerHTML") -> str:

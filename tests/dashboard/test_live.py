@@ -90,6 +90,8 @@ def test_a_page_open_across_a_restart_of_the_dashboard_says_it_missed_changes(
     until_in_page(page, STREAM_OPEN, "the stream")
     assert page.locator("#missed").inner_text() == ""
     first.stop()
+    # the open live stream ended as a finished response, not cut off
+    assert "ASGI callable returned without completing response" not in first.log
     publish_highlight(broker.port, highlight(id="meanwhile", title="Sent while it was down"))
     again = DashboardProcess(config, tmp_path / "again.log", _port_of(config))
     try:
