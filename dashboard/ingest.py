@@ -15,6 +15,7 @@ answer on ``cmd/result`` echoes.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -63,11 +64,12 @@ class Ingest:
         self._asked: set[str] = set()  # speakers asked to resync on this connection
         self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[dict]]] = {}
         self._lock = threading.Lock()
-        self.client = _client(settings, f"earmark-dashboard-{socket.gethostname()}")
+        self.client = _client(settings, client_id(settings))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self.client.reconnect_delay_set(1, 30)
 
     def start(self) -> None:
@@ -90,16 +92,24 @@ class Ingest:
         if reason.is_failure:
             self._lost(f"the broker refused the dashboard: {reason}")
             return
+        self._asked.clear()
+        topics = ("highlight", "clip/+", "state", "status", "episode/+", "exports", "cmd/result")
+        client.subscribe([(f"{self.prefix}/+/{relative}", 1) for relative in topics])
+
+    def _on_subscribe(
+        self, client: paho.Client, userdata: Any, mid: int, codes: list[Any], props: Any
+    ) -> None:
+        # connected means subscribed: what is published from now on is heard
+        refused = [str(code) for code in codes if code.is_failure]
+        if refused:
+            self._lost(f"the broker refused the dashboard's subscriptions ({', '.join(refused)})")
+            return
         log.info(
             "dashboard connected to the broker %s:%s",
             self.settings.broker.host,
             self.settings.broker.port,
         )
         self.connected, self.problem = True, None
-        self._asked.clear()
-        topics = ("highlight", "clip/+", "state", "status", "episode/+", "exports", "cmd/result")
-        for relative in topics:
-            client.subscribe(f"{self.prefix}/+/{relative}", qos=1)
         self.hub.tell(BrokerChanged(True, None))
 
     def _on_disconnect(
@@ -254,6 +264,15 @@ class Ingest:
 def _settle(future: asyncio.Future[dict], answer: dict) -> None:
     if not future.done():
         future.set_result(answer)
+
+
+def client_id(settings: Settings) -> str:
+    """The dashboard's MQTT client id, named for its host and its store: the same
+    at every restart (the broker keeps its session, and what arrives meanwhile,
+    for it) and its own (two dashboards sharing an id would take the session from
+    each other, again and again, each hearing half of what is sent)."""
+    store = hashlib.sha256(str(settings.database_path.resolve()).encode()).hexdigest()[:8]
+    return f"earmark-dashboard-{socket.gethostname()}-{store}"
 
 
 def _client(settings: Settings, client_id: str) -> paho.Client:

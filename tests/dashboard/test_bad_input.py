@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +31,7 @@ from .conftest import (
     publish_highlight,
     publish_raw,
 )
-from .shared import assert_nothing_ran, open_live, stored
+from .shared import assert_nothing_ran, open_live, start_dashboard, stored
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -591,3 +592,24 @@ def test_the_list_filters_by_podcast_speaker_star_and_date(
     hidden = "b" if shown == "a" else "a"
     assert f'id="h-find-{shown}"' in html
     assert f'id="h-find-{hidden}"' not in html
+
+
+def test_two_dashboards_on_one_broker_each_hear_every_highlight_and_keep_their_link(
+    broker: LocalBroker, tmp_path: Path
+) -> None:
+    """A second dashboard on the same host (a trial one beside the household's)
+    has its own MQTT session: before, both took the same client id from each
+    other every second, and each missed what arrived while the other held it."""
+    first = start_dashboard(tmp_path / "first", broker.port)
+    second = start_dashboard(tmp_path / "second", broker.port)
+    try:
+        for n in range(3):
+            publish_highlight(broker.port, highlight(id=f"both-{n}", title=f"Heard by both {n}"))
+        for running in (first, second):
+            for n in range(3):
+                stored(running, f"both-{n}")
+    finally:
+        first.stop()
+        second.stop()
+    for running in (first, second):
+        assert "lost the broker" not in running.log, running.log[-2000:]
