@@ -173,11 +173,13 @@ class MqttLink:
         self._last_cause = None
         self._connected.set()
         log.info("mqtt connected%s broker=%s:%s", again, self.address.host, self.address.port)
-        client.publish(self.topic("status"), b"online", qos=1, retain=True)
         options = SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True)
         client.subscribe(self.topic("cmd/+"), options=options)
         for topic in self._watched:
             client.subscribe(topic, qos=1)
+        # after the subscriptions: the broker takes a client's packets in order, so a
+        # dashboard that hears "online" and asks at once (resync) is heard
+        client.publish(self.topic("status"), b"online", qos=1, retain=True)
         if self._on_connected is not None:
             self._on_connected()
 
