@@ -429,7 +429,9 @@ class Playback:
 
     def use_audio_device(self, device: str | None) -> None:
         """Sound through ``device`` from now on, earcons too (None: the configured one)."""
-        self._ready().use_audio_device(device)
+        if self.player is None:
+            return  # stopped: a headset coming or going while the speaker stops changes nothing
+        self.player.use_audio_device(device)
         if self.earcons is not None:
             self.earcons.close()  # the next earcon opens its mpv on ``device``
             settings = self.settings

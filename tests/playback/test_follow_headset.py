@@ -77,6 +77,8 @@ def run_speaker(start_speaker: Callable[..., None]) -> Callable[..., None]:
     def run(body: Body, **player: Any) -> None:
         async def playing(speaker: Speaker, news: HeadsetNews) -> None:
             speaker.bus.emit(HeadsetConnected(BUDS))
+            # heard after FollowHeadset (registered later): once here, it has acted
+            await until(lambda: news.heard[-1] == HeadsetConnected(BUDS), "the headset connected")
             await until(lambda: status(speaker) == Status.PLAYING, "the episode to play")
             await body(speaker)
 
@@ -187,3 +189,19 @@ def test_with_a_fallback_output_the_episode_plays_on_through_it(
         assert status(speaker) == Status.PLAYING
 
     run_speaker(body, fallback_audio_device=JACK)
+
+
+def test_the_headset_coming_back_while_the_speaker_stops_changes_nothing(
+    start_speaker: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The watch's news can arrive between the player's stop and the end of the
+    speaker's: there is no output left to move, and nothing fails."""
+
+    async def body(speaker: Speaker, news: HeadsetNews) -> None:
+        await until(lambda: speaker.playback.describe()["audio_device"] == JACK, "the fallback")
+        speaker.playback.stop()  # as Speaker.stop does first
+        speaker.bus.emit(HeadsetConnected(BUDS))
+        await until(lambda: news.heard[-1] == HeadsetConnected(BUDS), "the news delivered")
+
+    start_speaker(body, fallback_audio_device=JACK)
+    assert "failed on event" not in caplog.text
