@@ -104,6 +104,7 @@ class Playback:
 
     def stop(self) -> None:
         self.sleep.cancel()
+        self.nothing_to_play = None  # a feed stored while stopping starts nothing
         if self.player is not None:
             self.player.stop()  # saves the position through on_position
             self.player.close()
