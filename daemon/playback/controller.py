@@ -111,6 +111,7 @@ class Playback:
             self.player = None
         if self.earcons is not None:
             self.earcons.close()
+            self.earcons = None  # a snip saved while stopping opens no new mpv for its earcon
 
     # -- episodes and the queue -------------------------------------------------
     def play_episode(
