@@ -182,10 +182,12 @@ def test_importing_500_feeds_subscribes_at_once_and_refreshes_a_few_at_a_time(
                 most[0] = max(most[0], in_flight[0])
             try:
                 request.stopping.wait(0.02)  # long enough for refreshes to overlap
-                request.send(200, document)
             finally:
+                # counted out before the answer: the refresh that gets it may start
+                # the next at once, before this thread could count it out after
                 with lock:
                     in_flight[0] -= 1
+            request.send(200, document)
 
         return answer
 
