@@ -13,9 +13,25 @@ from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 
+from earmark.events import Event, Listener
 from earmark.payloads import HighlightPayload
 
 T = TypeVar("T")
+
+
+class Recorder(Listener):
+    """Hears every event a speaker announces, in order, and on which thread."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.threads: set[str] = set()
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+        self.threads.add(threading.current_thread().name)
+
+    def of(self, *kinds: type[Event]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kinds)]
 
 
 def wait_for(

@@ -16,7 +16,6 @@ import pytest
 from earmark import config as config_module
 from earmark.app import Speaker
 from earmark.events import (
-    Event,
     EventBus,
     HighlightChanged,
     Listener,
@@ -25,22 +24,7 @@ from earmark.events import (
     SnipSaved,
 )
 
-from .support import until
-
-
-class Recorder(Listener):
-    """Hears everything, and on which thread."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.threads: set[str] = set()
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
-        self.threads.add(threading.current_thread().name)
-
-    def of(self, kind: type[Event]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
+from .support import Recorder, until
 
 
 @pytest.fixture

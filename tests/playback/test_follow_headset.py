@@ -15,10 +15,10 @@ import pytest
 
 from earmark import config as config_module
 from earmark.app import Speaker
-from earmark.events import Event, HeadsetAway, HeadsetConnected, Listener
+from earmark.events import HeadsetAway, HeadsetConnected
 from earmark.player.state import Status
 
-from ..support import until
+from ..support import Recorder, until
 
 BUDS = "AA:BB:CC:DD:EE:01"
 HEADSET_DEVICE = f"alsa/bluealsa:DEV={BUDS},PROFILE=a2dp"
@@ -26,17 +26,9 @@ JACK = "alsa/plughw:0,0"
 Body = Callable[[Speaker], Awaitable[None]]
 
 
-class HeadsetNews(Listener):
+def headset_news(heard: Recorder) -> list[Any]:
     """What the speaker heard about the headset, in order."""
-
-    def __init__(self) -> None:
-        self.heard: list[Event] = []
-
-    def headset_away(self, event: HeadsetAway) -> None:
-        self.heard.append(event)
-
-    def headset_connected(self, event: HeadsetConnected) -> None:
-        self.heard.append(event)
+    return heard.of(HeadsetAway, HeadsetConnected)
 
 
 @pytest.fixture
@@ -47,18 +39,18 @@ def start_speaker(
     (no bus): it says the headset is away, once."""
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/earmark-test-bus")
 
-    def run(body: Callable[[Speaker, HeadsetNews], Awaitable[None]], **player: Any) -> None:
+    def run(body: Callable[[Speaker, Recorder], Awaitable[None]], **player: Any) -> None:
         settings = {"audio_device": HEADSET_DEVICE, "bluetooth_headset": BUDS, **player}
         path = garden_config({"player": settings, "transcription": {"lookahead": "off"}})
         config = config_module.load(path)
 
         async def main() -> None:
             speaker = Speaker(config)
-            news = HeadsetNews()
+            news = Recorder()
             speaker.register(news)
             try:
                 await speaker.start()
-                await until(lambda: news.heard, "the watch's first look")
+                await until(lambda: headset_news(news), "the watch's first look")
                 await body(speaker, news)
             finally:
                 await speaker.stop()
@@ -75,10 +67,12 @@ def run_speaker(start_speaker: Callable[..., None]) -> Callable[..., None]:
     finds it."""
 
     def run(body: Body, **player: Any) -> None:
-        async def playing(speaker: Speaker, news: HeadsetNews) -> None:
+        async def playing(speaker: Speaker, news: Recorder) -> None:
             speaker.bus.emit(HeadsetConnected(BUDS))
             # heard after FollowHeadset (registered later): once here, it has acted
-            await until(lambda: news.heard[-1] == HeadsetConnected(BUDS), "the headset connected")
+            await until(
+                lambda: headset_news(news)[-1] == HeadsetConnected(BUDS), "the headset connected"
+            )
             await until(lambda: status(speaker) == Status.PLAYING, "the episode to play")
             await body(speaker)
 
@@ -94,8 +88,8 @@ def status(speaker: Speaker) -> Status:
 def test_with_no_bluetoothd_at_start_the_episode_loads_paused_for_the_headset(
     start_speaker: Callable[..., None],
 ) -> None:
-    async def body(speaker: Speaker, news: HeadsetNews) -> None:
-        assert news.heard == [HeadsetAway(BUDS)]
+    async def body(speaker: Speaker, news: Recorder) -> None:
+        assert headset_news(news) == [HeadsetAway(BUDS)]
         await until(lambda: status(speaker) == Status.PAUSED, "the paused load")
         assert speaker.playback.describe()["paused_for"] == "headset away"
         assert speaker.playback.snapshot().position < 1.0  # nothing went out unheard
@@ -106,10 +100,10 @@ def test_with_no_bluetoothd_at_start_the_episode_loads_paused_for_the_headset(
 def test_with_no_bluetoothd_and_a_fallback_the_episode_plays_through_the_fallback(
     start_speaker: Callable[..., None],
 ) -> None:
-    async def body(speaker: Speaker, news: HeadsetNews) -> None:
+    async def body(speaker: Speaker, news: Recorder) -> None:
         await until(lambda: status(speaker) == Status.PLAYING, "the episode to play")
         assert speaker.playback.describe()["audio_device"] == JACK
-        assert news.heard == [HeadsetAway(BUDS)]
+        assert headset_news(news) == [HeadsetAway(BUDS)]
 
     start_speaker(body, fallback_audio_device=JACK)
 
@@ -197,11 +191,11 @@ def test_the_headset_coming_back_while_the_speaker_stops_changes_nothing(
     """The watch's news can arrive between the player's stop and the end of the
     speaker's: there is no output left to move, and nothing fails."""
 
-    async def body(speaker: Speaker, news: HeadsetNews) -> None:
+    async def body(speaker: Speaker, news: Recorder) -> None:
         await until(lambda: speaker.playback.describe()["audio_device"] == JACK, "the fallback")
         speaker.playback.stop()  # as Speaker.stop does first
         speaker.bus.emit(HeadsetConnected(BUDS))
-        await until(lambda: news.heard[-1] == HeadsetConnected(BUDS), "the news delivered")
+        await until(lambda: headset_news(news)[-1] == HeadsetConnected(BUDS), "the news delivered")
 
     start_speaker(body, fallback_audio_device=JACK)
     assert "failed on event" not in caplog.text
